@@ -1,0 +1,15 @@
+# Compiler warnings and sanitizers, carried by INTERFACE targets linked PRIVATE by our targets.
+add_library(flinkguard_warnings INTERFACE)
+add_library(flinkguard::warnings ALIAS flinkguard_warnings)
+target_compile_options(flinkguard_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough)
+if(FLINKGUARD_WERROR)
+  target_compile_options(flinkguard_warnings INTERFACE -Werror)
+endif()
+
+if(FLINKGUARD_SANITIZE)
+  # Applied globally so every object (ours and the test runner) shares one runtime.
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
