@@ -1,0 +1,198 @@
+// CurlTransport against a real HTTP server (civetweb) on 127.0.0.1 with an ephemeral port.
+#include "agent/http/curl_transport.h"
+
+#include <civetweb.h>
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+using namespace flinkguard;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A loopback server whose handlers echo requests, answer slowly, or return Retry-After,
+// counting concurrent requests and distinct client connections.
+class TestServer {
+ public:
+  TestServer() {
+    const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "64",
+                             "enable_keep_alive", "yes", nullptr};
+    mg_callbacks callbacks{};
+    ctx_ = mg_start(&callbacks, this, options);
+    REQUIRE(ctx_ != nullptr);
+    mg_server_port ports[1];
+    REQUIRE(mg_get_server_ports(ctx_, 1, ports) == 1);
+    port_ = ports[0].port;
+    mg_set_request_handler(ctx_, "/echo", &TestServer::Echo, this);
+    mg_set_request_handler(ctx_, "/slow", &TestServer::Slow, this);
+    mg_set_request_handler(ctx_, "/retry", &TestServer::Retry, this);
+  }
+  ~TestServer() { mg_stop(ctx_); }
+
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  int max_concurrent() const { return max_concurrent_.load(); }
+  std::size_t distinct_connections() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return client_ports_.size();
+  }
+  int requests() const { return requests_.load(); }
+
+ private:
+  void Enter(mg_connection* conn) {
+    ++requests_;
+    const int now = ++in_flight_;
+    int prev = max_concurrent_.load();
+    while (now > prev && !max_concurrent_.compare_exchange_weak(prev, now)) {
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    client_ports_.insert(mg_get_request_info(conn)->remote_port);
+  }
+  void Leave() { --in_flight_; }
+
+  static void Reply(mg_connection* conn, int status, const std::string& body,
+                    const char* extra_header = "") {
+    mg_printf(conn,
+              "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+              status, body.size(), extra_header);
+    mg_write(conn, body.data(), body.size());
+  }
+
+  static int Echo(mg_connection* conn, void* self) {
+    auto* s = static_cast<TestServer*>(self);
+    s->Enter(conn);
+    const mg_request_info* ri = mg_get_request_info(conn);
+    std::string body;
+    char buf[4096];
+    for (int i = 0; i < 10000; ++i) {
+      const int n = mg_read(conn, buf, sizeof(buf));
+      if (n <= 0) break;
+      body.append(buf, static_cast<std::size_t>(n));
+    }
+    const char* ua = mg_get_header(conn, "User-Agent");
+    const char* inst = mg_get_header(conn, "X-Flinkguard-Instance");
+    const char* custom = mg_get_header(conn, "X-Test");
+    std::string out = std::string(ri->request_method) + "|" + body + "|" + (ua ? ua : "") + "|" +
+                      (inst ? inst : "") + "|" + (custom ? custom : "");
+    Reply(conn, 200, out);
+    s->Leave();
+    return 200;
+  }
+
+  static int Slow(mg_connection* conn, void* self) {
+    auto* s = static_cast<TestServer*>(self);
+    s->Enter(conn);
+    const mg_request_info* ri = mg_get_request_info(conn);
+    int ms = 100;
+    if (ri->query_string != nullptr && std::strncmp(ri->query_string, "ms=", 3) == 0) {
+      ms = std::atoi(ri->query_string + 3);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    Reply(conn, 200, "{}");
+    s->Leave();
+    return 200;
+  }
+
+  static int Retry(mg_connection* conn, void* self) {
+    auto* s = static_cast<TestServer*>(self);
+    s->Enter(conn);
+    Reply(conn, 429, R"({"errors":["slow down"]})", "Retry-After: 7\r\n");
+    s->Leave();
+    return 429;
+  }
+
+  mg_context* ctx_ = nullptr;
+  int port_ = 0;
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_concurrent_{0};
+  std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::set<int> client_ports_;
+};
+
+}  // namespace
+
+TEST_CASE("a request carries method, body, headers and the agent's identity") {
+  TestServer server;
+  CurlTransport t({.user_agent = "flinkguard/test", .instance_id = "agent-7"});
+  HttpRequest req;
+  req.method = "POST";
+  req.url = server.Url("/echo");
+  req.body = R"({"a":1})";
+  req.headers = {{"X-Test", "yes"}, {"Content-Type", "application/json"}};
+  auto r = t.Send(req);
+  REQUIRE(r.has_value());
+  CHECK(r->status == 200);
+  CHECK(r->content_type == "application/json");
+  CHECK(r->body == R"(POST|{"a":1}|flinkguard/test|agent-7|yes)");
+  req.method = "PATCH";
+  req.body.clear();
+  CHECK(t.Send(req)->body == "PATCH||flinkguard/test|agent-7|yes");
+}
+
+TEST_CASE("HTTP error statuses are responses, and Retry-After is read") {
+  TestServer server;
+  CurlTransport t({});
+  auto r = t.Send({.url = server.Url("/retry")});
+  REQUIRE(r.has_value());
+  CHECK(r->status == 429);
+  CHECK(r->retry_after == std::optional<std::chrono::seconds>(7s));
+  auto missing = t.Send({.url = server.Url("/nothing-here")});
+  REQUIRE(missing.has_value());
+  CHECK(missing->status == 404);
+}
+
+TEST_CASE("transport failures are transient errors naming the URL") {
+  CurlTransport t({});
+  auto refused = t.Send({.url = "http://127.0.0.1:1/jobs/overview"});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().kind == ErrorKind::kTransient);
+  CHECK(refused.error().message.find("GET http://127.0.0.1:1/jobs/overview: ") == 0);
+
+  TestServer server;
+  auto timed_out = t.Send({.url = server.Url("/slow?ms=1500"), .timeout = 200ms});
+  REQUIRE_FALSE(timed_out.has_value());
+  CHECK(timed_out.error().kind == ErrorKind::kTransient);
+  CHECK(timed_out.error().message.find("/slow?ms=1500") != std::string::npos);
+}
+
+TEST_CASE("a batch runs concurrently, callbacks add follow-ups, connections are reused") {
+  TestServer server;
+  CurlTransport t({.max_total_connections = 16, .max_host_connections = 16});
+  RequestBatch batch;
+  int firsts = 0, follow_ups = 0;
+  for (int i = 0; i < 32; ++i) {
+    batch.Add({.url = server.Url("/slow?ms=50")}, [&](Result<HttpResponse> r) {
+      REQUIRE(r.has_value());
+      ++firsts;
+      batch.Add({.url = server.Url("/echo")}, [&](Result<HttpResponse> r2) {
+        REQUIRE(r2.has_value());
+        CHECK(r2->status == 200);
+        ++follow_ups;
+      });
+    });
+  }
+  t.Run(batch);
+  CHECK(firsts == 32);
+  CHECK(follow_ups == 32);
+  CHECK(server.requests() == 64);
+  CHECK(server.max_concurrent() > 1);        // really concurrent
+  CHECK(server.max_concurrent() <= 16);      // within the limit
+  CHECK(server.distinct_connections() <= 16);  // 64 requests over at most 16 connections
+  // A second run reuses the kept-alive connections instead of opening new ones.
+  const std::size_t before = server.distinct_connections();
+  RequestBatch again;
+  int n = 0;
+  for (int i = 0; i < 8; ++i) again.Add({.url = server.Url("/echo")}, [&](Result<HttpResponse>) { ++n; });
+  t.Run(again);
+  CHECK(n == 8);
+  CHECK(server.distinct_connections() == before);
+}
