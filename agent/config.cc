@@ -92,7 +92,7 @@ class SchemaLoader {
       if (auto s = r_.String(*v)) {
         if (HasControlChars(*s) || s->find_first_of(" /") != std::string::npos) {
           r_.Report(*v, "expected a region name without spaces or '/', such as us-east-1; found " +
-                            DescribeFound(v->node));
+                            QuotedScalar(v->node));
         } else {
           config.region = *s;
         }
@@ -140,7 +140,7 @@ class SchemaLoader {
     if (!IsResourceName(*s)) {
       r_.Report(v, std::string("expected a ") + what +
                        " name made of lower-case letters, digits, '-' and '_'; found " +
-                       DescribeFound(v.node));
+                       QuotedScalar(v.node));
       return std::nullopt;
     }
     return UniqueName(v, *s, what, seen);
@@ -161,7 +161,7 @@ class SchemaLoader {
     auto s = r_.String(v);
     if (!s) return std::nullopt;
     if (s->front() != '/' || HasControlChars(*s)) {
-      r_.Report(v, "expected an absolute path (starting with '/'); found " + DescribeFound(v.node));
+      r_.Report(v, "expected an absolute path (starting with '/'); found " + QuotedScalar(v.node));
       return std::nullopt;
     }
     return std::filesystem::path(*s).lexically_normal().string();
@@ -174,7 +174,7 @@ class SchemaLoader {
     auto url = ParseHttpUrl(*s);
     if (!url) {
       const std::string found = s->find('@') == std::string::npos
-                                    ? DescribeFound(v.node)
+                                    ? QuotedScalar(v.node)
                                     : std::string("a URL with credentials (not shown)");
       r_.Report(v, std::string("expected an http(s) URL such as ") + example + "; found " + found +
                        ": " + url.error().message);
@@ -253,7 +253,7 @@ class SchemaLoader {
           agent->listen = *hp;
         } else {
           r_.Report(*v, "expected host:port such as 127.0.0.1:9310; found " +
-                            DescribeFound(v->node) + ": " + hp.error().message);
+                            QuotedScalar(v->node) + ": " + hp.error().message);
         }
       }
     }
@@ -276,7 +276,7 @@ class SchemaLoader {
           r_.Report(*v,
                     "expected up to 128 printable ASCII characters without spaces (it is sent "
                     "in an HTTP header); found " +
-                        DescribeFound(v->node));
+                        QuotedScalar(v->node));
         } else {
           agent->instance_id = *s;
         }
@@ -300,7 +300,7 @@ class SchemaLoader {
           }
         } else {
           r_.Report(*v, "expected a ZooKeeper connect string host:port[,host:port...]; found " +
-                            DescribeFound(v->node) + ": " + servers.error().message);
+                            QuotedScalar(v->node) + ": " + servers.error().message);
         }
       }
     }
@@ -310,7 +310,7 @@ class SchemaLoader {
           ha.root = *s;
         } else {
           r_.Report(*v, "expected a ZooKeeper path such as /flinkguard/us-east-1; found " +
-                            DescribeFound(v->node) + ": it " + ok.error().message);
+                            QuotedScalar(v->node) + ": it " + ok.error().message);
         }
       }
     }
@@ -342,7 +342,7 @@ class SchemaLoader {
           tsdb.job_label = *s;
         } else {
           r_.Report(*v, "expected a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*); found " +
-                            DescribeFound(v->node));
+                            QuotedScalar(v->node));
         }
       }
     }
@@ -453,7 +453,7 @@ class SchemaLoader {
       if (auto s = r_.String(*v)) {
         if (HasControlChars(*s)) {
           r_.Report(*v, "expected a Flink job name without control characters; found " +
-                            DescribeFound(v->node));
+                            QuotedScalar(v->node));
         } else if (auto n = UniqueName(*v, *s, "job", &job_names_)) {
           j.name = *n;
         }
@@ -494,7 +494,7 @@ class SchemaLoader {
           j.entry_class = *s;
         } else {
           r_.Report(*v, "expected a Java class name such as com.example.AdsSpend; found " +
-                            DescribeFound(v->node));
+                            QuotedScalar(v->node));
         }
       }
     }
@@ -513,7 +513,7 @@ class SchemaLoader {
           r_.Report(*v,
                     "expected a URI such as s3://bucket/savepoints/job or an absolute path; "
                     "found " +
-                        DescribeFound(v->node));
+                        QuotedScalar(v->node));
         }
       }
     }

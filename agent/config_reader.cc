@@ -71,6 +71,10 @@ std::string DescribeFound(const YAML::Node& node) {
   return IsPlain(node) ? quoted : "the quoted string " + quoted;
 }
 
+std::string QuotedScalar(const YAML::Node& node) {
+  return "'" + QuoteForMessage(node.Scalar()) + "'";
+}
+
 ConfigReader::ConfigReader(std::string file, std::string base_dir, std::string_view source,
                            const ConfigEnvironment& env)
     : file_(std::move(file)), base_dir_(std::move(base_dir)), env_(env) {
@@ -356,7 +360,7 @@ std::optional<Secret> ConfigReader::SecretFromEnv(const YamlValue& value) {
   if (!name) return std::nullopt;
   if (!IsEnvVarName(*name)) {
     Report(value, "expected the name of an environment variable ([A-Za-z_][A-Za-z0-9_]*); found " +
-                      DescribeFound(value.node));
+                      QuotedScalar(value.node));
     return std::nullopt;
   }
   std::optional<std::string> content = env_.get_env ? env_.get_env(*name) : std::nullopt;

@@ -135,6 +135,8 @@ class MapReader {
 // How a found value reads in a message: "'ten'", "the quoted string 'true'", "a list",
 // "a mapping", "an empty value".
 std::string DescribeFound(const YAML::Node& node);
+// A scalar's text in quotes, "'jm:8081'", for values already known to be text.
+std::string QuotedScalar(const YAML::Node& node);
 
 template <typename T>
 std::optional<T> ConfigReader::Choice(const YamlValue& value,

@@ -253,10 +253,13 @@ std::string QuoteForMessage(std::string_view text, std::size_t max_chars) {
     if (out.size() > max_chars) {
       out.resize(max_chars > 3 ? max_chars - 3 : 0);
       // Do not leave half of a UTF-8 sequence behind.
-      while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) {
-        out.pop_back();
+      std::size_t lead = out.size();
+      while (lead > 0 && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
+      if (lead > 0 && static_cast<unsigned char>(out[lead - 1]) >= 0xC0) {
+        const auto first = static_cast<unsigned char>(out[lead - 1]);
+        const std::size_t length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : 2;
+        if (out.size() - (lead - 1) < length) out.resize(lead - 1);
       }
-      if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
       out += "...";
       break;
     }
