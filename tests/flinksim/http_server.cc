@@ -1,0 +1,120 @@
+#include "tests/flinksim/http_server.h"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <vector>
+
+namespace flinksim {
+namespace {
+
+constexpr long long kMaxBodyBytes = 512LL * 1024 * 1024;
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+  }
+}
+
+HttpRequest ReadRequest(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  HttpRequest req;
+  req.method = info->request_method ? info->request_method : "GET";
+  req.path = info->local_uri ? info->local_uri : (info->request_uri ? info->request_uri : "/");
+  req.query = info->query_string ? info->query_string : "";
+  for (int i = 0; i < info->num_headers; ++i) {
+    req.headers.emplace_back(info->http_headers[i].name ? info->http_headers[i].name : "",
+                             info->http_headers[i].value ? info->http_headers[i].value : "");
+  }
+  std::vector<char> buf(64 * 1024);
+  long long total = 0;
+  // Bounded by the declared length (or EOF) and a hard cap.
+  for (int guard = 0; guard < 1'000'000 && total < kMaxBodyBytes; ++guard) {
+    int n = mg_read(conn, buf.data(), buf.size());
+    if (n <= 0) break;
+    req.body.append(buf.data(), static_cast<size_t>(n));
+    total += n;
+  }
+  return req;
+}
+
+}  // namespace
+
+void WriteResponse(mg_connection* conn, const HttpResponse& response) {
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + Reason(response.status) + "\r\n";
+  head += "Content-Type: " + response.content_type + "\r\n";
+  head += "Access-Control-Allow-Origin: *\r\n";
+  head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
+  mg_write(conn, head.data(), head.size());
+  if (!response.body.empty()) mg_write(conn, response.body.data(), response.body.size());
+}
+
+std::unique_ptr<Listener> Listener::Start(const std::string& host_port, int threads, Handler handler,
+                                          std::string* error) {
+  std::unique_ptr<Listener> l(new Listener());
+  l->handler_ = std::move(handler);
+  std::string thread_count = std::to_string(threads < 1 ? 1 : threads);
+  const char* options[] = {"listening_ports", host_port.c_str(), "num_threads", thread_count.c_str(),
+                           "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
+                           "request_timeout_ms", "30000", nullptr};
+  mg_callbacks callbacks;
+  std::memset(&callbacks, 0, sizeof(callbacks));
+  callbacks.begin_request = &Listener::OnRequest;
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // quiet
+  mg_init_data init;
+  std::memset(&init, 0, sizeof(init));
+  init.callbacks = &callbacks;
+  init.user_data = l.get();
+  init.configuration_options = options;
+  mg_error_data err;
+  std::memset(&err, 0, sizeof(err));
+  char text[256] = {0};
+  err.text = text;
+  err.text_buffer_size = sizeof(text);
+  l->ctx_ = mg_start2(&init, &err);
+  if (l->ctx_ == nullptr) {
+    if (error) *error = "cannot listen on " + host_port + ": " + text;
+    return nullptr;
+  }
+  mg_server_port ports[4];
+  std::memset(ports, 0, sizeof(ports));
+  int n = mg_get_server_ports(l->ctx_, 4, ports);
+  if (n < 1) {
+    if (error) *error = "cannot determine the bound port for " + host_port;
+    return nullptr;
+  }
+  l->port_ = ports[0].port;
+  return l;
+}
+
+Listener::~Listener() {
+  if (ctx_ != nullptr) mg_stop(ctx_);
+}
+
+int Listener::OnRequest(mg_connection* conn) {
+  auto* self = static_cast<Listener*>(mg_get_user_data(mg_get_context(conn)));
+  HttpRequest req = ReadRequest(conn);
+  int status = self->handler_(conn, req);
+  return status > 0 ? status : 1;
+}
+
+}  // namespace flinksim

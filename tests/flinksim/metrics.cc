@@ -1,0 +1,227 @@
+#include "tests/flinksim/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace flinksim {
+namespace {
+
+int64_t SinceIf(const Job& job, JobStatus s, int64_t now) {
+  return job.status == s ? now - job.timestamps[static_cast<size_t>(s)] : 0;
+}
+
+int64_t PerSubtask(double total, int parallelism) {
+  if (std::isnan(total)) return 0;
+  return static_cast<int64_t>(std::floor(total / static_cast<double>(std::max(1, parallelism))));
+}
+
+}  // namespace
+
+std::string LongString(int64_t v) { return std::to_string(v); }
+std::string DoubleString(double v) { return JavaDoubleToString(v); }
+
+MetricList JobScopeMetrics(const Cluster& cluster, const Job& job) {
+  MetricList out;
+  if (job.status == JobStatus::kInitializing || IsGloballyTerminal(job.status)) return out;
+  const int64_t now = cluster.now();
+  const FlinkVersion v = cluster.version();
+  auto add = [&](const char* id, std::string value) { out.push_back({id, std::move(value)}); };
+
+  add("numRestarts", LongString(job.num_restarts));
+  if (!AtLeast(v, FlinkVersion::k2_0)) add("fullRestarts", LongString(job.num_restarts));
+  if (AtLeast(v, FlinkVersion::k2_0)) add("numRescales", "0");
+  add("uptime", LongString(SinceIf(job, JobStatus::kRunning, now)));
+  add("downtime", LongString(job.status == JobStatus::kRestarting || job.status == JobStatus::kFailing
+                                 ? now - job.timestamps[static_cast<size_t>(job.status)]
+                                 : 0));
+  add("runningTime", LongString(SinceIf(job, JobStatus::kRunning, now)));
+  add("restartingTime", LongString(SinceIf(job, JobStatus::kRestarting, now)));
+  add("cancellingTime", LongString(SinceIf(job, JobStatus::kCancelling, now)));
+  add("failingTime", LongString(SinceIf(job, JobStatus::kFailing, now)));
+  add("initializingTime", LongString(SinceIf(job, JobStatus::kInitializing, now)));
+  add("createdTime", LongString(SinceIf(job, JobStatus::kCreated, now)));
+  bool deploying = job.status == JobStatus::kRunning &&
+                   (job.task_state == ExecState::kDeploying || job.task_state == ExecState::kInitializing);
+  add("deployingTime", LongString(deploying && job.deploy_time >= 0 ? now - job.deploy_time : 0));
+
+  const CheckpointRecord* last = nullptr;
+  if (job.last_completed_any) {
+    auto it = job.checkpoints.find(*job.last_completed_any);
+    if (it != job.checkpoints.end()) last = &it->second;
+  }
+  add("lastCheckpointDuration", LongString(last ? last->ack_ts - last->trigger_ts : -1));
+  add("lastCheckpointSize", LongString(last ? last->checkpointed_size : -1));
+  add("lastCheckpointFullSize", LongString(last ? last->state_size : -1));
+  add("lastCompletedCheckpointId", LongString(last ? last->id : -1));
+  if (AtLeast(v, FlinkVersion::k2_0)) {
+    add("lastCheckpointCompletedTimestamp", LongString(last ? last->ack_ts : -1));
+  }
+  add("lastCheckpointExternalPath", last ? last->external_path : "n/a");
+  add("lastCheckpointProcessedData", LongString(last ? last->processed_data : -1));
+  add("lastCheckpointPersistedData", LongString(last ? 0 : -1));
+  add("lastCheckpointRestoreTimestamp", LongString(job.restored ? job.restored->restore_ts : -1));
+  int in_progress = (job.pending_checkpoint ? 1 : 0) + static_cast<int>(job.pending_savepoints.size());
+  add("numberOfInProgressCheckpoints", LongString(in_progress));
+  add("numberOfCompletedCheckpoints", LongString(job.count_completed));
+  add("numberOfFailedCheckpoints", LongString(job.count_failed));
+  add("totalNumberOfCheckpoints", LongString(job.count_completed + job.count_failed + in_progress));
+  return out;
+}
+
+std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job, size_t vi,
+                                         int subtask) {
+  std::vector<ScopedSample> out;
+  if (!Cluster::TasksHaveMetrics(job) || vi >= job.vertices.size()) return out;
+  const Vertex& v = job.vertices[vi];
+  if (subtask < 0 || subtask >= v.parallelism) return out;
+  const SubtaskRates r = cluster.Rates(job, vi);
+  const int p = v.parallelism;
+  const int64_t now = cluster.now();
+  auto task = [&](const char* name, std::string value) { out.push_back({name, std::move(value), false}); };
+  auto op = [&](const char* name, std::string value) { out.push_back({name, std::move(value), true}); };
+
+  const int64_t rin = PerSubtask(v.records_in, p);
+  const int64_t rout = PerSubtask(v.records_out, p);
+  const double bytes_rate_in = r.records_in_per_s * 32.0;
+  const double bytes_rate_out = r.records_out_per_s * 32.0;
+  const int64_t bp = static_cast<int64_t>(std::llround(r.backpressured_ms_per_s));
+  const int64_t watermark = now - 2'000;
+  task("numRecordsIn", LongString(rin));
+  task("numRecordsOut", LongString(rout));
+  task("numRecordsInPerSecond", DoubleString(r.records_in_per_s));
+  task("numRecordsOutPerSecond", DoubleString(r.records_out_per_s));
+  task("numBytesIn", LongString(PerSubtask(v.bytes_in, p)));
+  task("numBytesOut", LongString(PerSubtask(v.bytes_out, p)));
+  task("numBytesInPerSecond", DoubleString(bytes_rate_in));
+  task("numBytesOutPerSecond", DoubleString(bytes_rate_out));
+  task("backPressuredTimeMsPerSecond", LongString(bp));
+  task("softBackPressuredTimeMsPerSecond", LongString(bp));
+  task("hardBackPressuredTimeMsPerSecond", LongString(0));
+  task("maxSoftBackPressureTimeMs", LongString(bp > 0 ? 50 : 0));
+  task("maxHardBackPressureTimeMs", LongString(0));
+  task("idleTimeMsPerSecond", LongString(static_cast<int64_t>(std::llround(r.idle_ms_per_s))));
+  task("busyTimeMsPerSecond", DoubleString(std::isnan(r.busy_ms_per_s) ? r.busy_ms_per_s
+                                                                       : std::round(r.busy_ms_per_s)));
+  task("isBackPressured", bp > 0 ? "true" : "false");
+  if (!v.is_source) task("currentInputWatermark", LongString(watermark));
+  task("checkpointStartDelayNanos", LongString(3'000'000));
+  task("checkpointAlignmentTime", LongString(0));
+  task("buffers.inPoolUsage", DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.9 : 0.1)));
+  task("buffers.outPoolUsage", DoubleString(v.is_sink ? 0.0 : (bp > 0 ? 1.0 : 0.1)));
+  task("buffers.inputQueueLength", LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
+  task("buffers.outputQueueLength", LongString(v.is_sink ? 0 : 1));
+
+  op("numRecordsIn", LongString(rin));
+  op("numRecordsOut", LongString(rout));
+  op("numRecordsInPerSecond", DoubleString(r.records_in_per_s));
+  op("numRecordsOutPerSecond", DoubleString(r.records_out_per_s));
+  if (!v.is_source) op("currentInputWatermark", LongString(watermark));
+  op("currentOutputWatermark", LongString(v.is_sink ? std::numeric_limits<int64_t>::min() : watermark));
+  if (v.is_source) {
+    const double pending = cluster.PendingRecordsPerSubtask(job);
+    op("pendingRecords", LongString(static_cast<int64_t>(pending)));
+    op("currentEmitEventTimeLag", LongString(150 + static_cast<int64_t>(pending / std::max(1.0, job.traffic.qps) * 1000.0)));
+    op("currentFetchEventTimeLag", LongString(120));
+    op("sourceIdleTime", LongString(0));
+    op("numRecordsInErrors", LongString(0));
+  }
+  return out;
+}
+
+MetricList SubtaskMetrics(const Cluster& cluster, const Job& job, size_t vertex, int subtask) {
+  MetricList out;
+  const auto samples = SubtaskSamples(cluster, job, vertex, subtask);
+  const std::string& op_name = job.vertices[vertex].metric_name;
+  for (const auto& s : samples) {
+    out.push_back({s.operator_scope ? op_name + "." + s.name : s.name, s.value});
+  }
+  return out;
+}
+
+MetricList JobManagerMetrics(const Cluster& cluster) {
+  int running = 0;
+  for (const auto& j : cluster.jobs()) {
+    if (!IsGloballyTerminal(j->status)) ++running;
+  }
+  return {
+      {"numRunningJobs", LongString(running)},
+      {"numRegisteredTaskManagers", LongString(static_cast<int64_t>(cluster.taskmanagers().size()))},
+      {"taskSlotsTotal", LongString(cluster.TotalSlots())},
+      {"taskSlotsAvailable", LongString(cluster.FreeSlots())},
+      {"Status.JVM.CPU.Load", DoubleString(0.0125)},
+      {"Status.JVM.CPU.Time", LongString(574'220'000'000)},
+      {"Status.JVM.Memory.Heap.Used", LongString(208'824'352)},
+      {"Status.JVM.Memory.Heap.Committed", LongString(1'047'527'424)},
+      {"Status.JVM.Memory.Heap.Max", LongString(1'047'527'424)},
+      {"Status.JVM.Memory.NonHeap.Used", LongString(94'512'880)},
+      {"Status.JVM.Threads.Count", LongString(94)},
+      {"Status.JVM.GarbageCollector.G1_Young_Generation.Count", LongString(18)},
+      {"Status.JVM.GarbageCollector.G1_Young_Generation.Time", LongString(293)},
+  };
+}
+
+MetricList TaskManagerMetrics(const Cluster& cluster, const TaskManager& tm) {
+  (void)cluster;
+  const int used = tm.slots - tm.FreeSlots();
+  return {
+      {"Status.JVM.CPU.Load", DoubleString(0.02 + 0.01 * used)},
+      {"Status.JVM.Memory.Heap.Used", LongString(120'000'000 + 10'000'000LL * used)},
+      {"Status.JVM.Memory.Heap.Max", LongString(536'870'912)},
+      {"Status.JVM.Threads.Count", LongString(60 + 6 * used)},
+      {"Status.Shuffle.Netty.AvailableMemorySegments", LongString(4096 - 64 * used)},
+      {"Status.Shuffle.Netty.TotalMemorySegments", LongString(4096)},
+      {"Status.Flink.Memory.Managed.Used", LongString(0)},
+  };
+}
+
+std::vector<AggregatedMetric> Aggregate(const std::vector<MetricList>& stores,
+                                        const std::vector<std::string>& requested) {
+  std::vector<AggregatedMetric> out;
+  for (const auto& id : requested) {
+    std::vector<double> values;
+    bool numeric = true;
+    for (const auto& store : stores) {
+      for (const auto& m : store) {
+        if (m.id != id) continue;
+        try {
+          size_t used = 0;
+          double d = 0;
+          if (m.value == "NaN") {
+            d = std::nan("");
+          } else if (m.value == "Infinity" || m.value == "-Infinity") {
+            d = m.value[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+          } else {
+            d = std::stod(m.value, &used);
+            if (used != m.value.size()) throw std::invalid_argument(m.value);
+          }
+          values.push_back(d);
+        } catch (...) {
+          numeric = false;
+        }
+      }
+    }
+    if (!numeric) continue;             // not numeric: skipped (logged by Flink)
+    if (values.empty()) return {};      // Flink's quirk: one missing id empties the reply
+    AggregatedMetric a;
+    a.id = id;
+    a.min = values[0];
+    a.max = values[0];
+    a.sum = 0;
+    for (double d : values) {
+      a.min = std::isnan(d) || std::isnan(a.min) ? std::nan("") : std::min(a.min, d);
+      a.max = std::isnan(d) || std::isnan(a.max) ? std::nan("") : std::max(a.max, d);
+      a.sum += d;
+    }
+    a.avg = a.sum / static_cast<double>(values.size());
+    double dev = 0;
+    for (double d : values) dev += std::fabs(d - a.avg);
+    dev /= static_cast<double>(values.size());
+    a.skew = a.avg == 0 ? 0.0 : std::min(100.0, dev / std::fabs(a.avg) * 100.0);
+    out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace flinksim
