@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -256,9 +257,15 @@ int main(int argc, char** argv) {
   }
   g_stopping.store(true);
   std::cout << "flinksim: stopping" << std::endl;
-  rest.reset();
-  prometheus.reset();
-  control.reset();
+  {
+    // civetweb's mg_stop waits for its workers (up to its 2 s polling quantum); stop the
+    // listeners side by side so shutdown stays short.
+    std::vector<std::thread> stoppers;
+    for (auto* l : {&rest, &prometheus, &control}) {
+      if (*l) stoppers.emplace_back([l] { l->reset(); });
+    }
+    for (auto& t : stoppers) t.join();
+  }
   mg_exit_library();
   if (temp_data_dir) {
     std::error_code ec;
