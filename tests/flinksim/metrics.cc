@@ -112,6 +112,35 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   task("buffers.outPoolUsage", DoubleString(v.is_sink ? 0.0 : (bp > 0 ? 1.0 : 0.1)));
   task("buffers.inputQueueLength", LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
   task("buffers.outputQueueLength", LongString(v.is_sink ? 0 : 1));
+  task("buffers.inputFloatingBuffersUsage", DoubleString(0.0));
+  task("buffers.inputExclusiveBuffersUsage", DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.8 : 0.0)));
+  // Network stack counters (local = same TaskManager, remote = over the network).
+  const int64_t buffers_out = rout / 100;
+  task("numBuffersOut", LongString(buffers_out));
+  task("numBuffersOutPerSecond", DoubleString(r.records_out_per_s / 100.0));
+  task("numBytesInLocal", LongString(PerSubtask(v.bytes_in, p)));
+  task("numBytesInLocalPerSecond", DoubleString(bytes_rate_in));
+  task("numBytesInRemote", LongString(0));
+  task("numBytesInRemotePerSecond", DoubleString(0.0));
+  task("numBuffersInLocal", LongString(rin / 100));
+  task("numBuffersInLocalPerSecond", DoubleString(r.records_in_per_s / 100.0));
+  task("numBuffersInRemote", LongString(0));
+  task("numBuffersInRemotePerSecond", DoubleString(0.0));
+  task("Shuffle.Netty.Input.numBytesInLocal", LongString(PerSubtask(v.bytes_in, p)));
+  task("Shuffle.Netty.Input.numBytesInLocalPerSecond", DoubleString(bytes_rate_in));
+  task("Shuffle.Netty.Input.numBytesInRemote", LongString(0));
+  task("Shuffle.Netty.Input.numBytesInRemotePerSecond", DoubleString(0.0));
+  task("Shuffle.Netty.Input.numBuffersInLocal", LongString(rin / 100));
+  task("Shuffle.Netty.Input.numBuffersInLocalPerSecond", DoubleString(r.records_in_per_s / 100.0));
+  task("Shuffle.Netty.Input.numBuffersInRemote", LongString(0));
+  task("Shuffle.Netty.Input.numBuffersInRemotePerSecond", DoubleString(0.0));
+  task("Shuffle.Netty.Input.Buffers.inPoolUsage", DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.9 : 0.1)));
+  task("Shuffle.Netty.Input.Buffers.inputQueueLength", LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
+  task("Shuffle.Netty.Input.Buffers.inputFloatingBuffersUsage", DoubleString(0.0));
+  task("Shuffle.Netty.Input.Buffers.inputExclusiveBuffersUsage",
+       DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.8 : 0.0)));
+  task("Shuffle.Netty.Output.Buffers.outPoolUsage", DoubleString(v.is_sink ? 0.0 : (bp > 0 ? 1.0 : 0.1)));
+  task("Shuffle.Netty.Output.Buffers.outputQueueLength", LongString(v.is_sink ? 0 : 1));
 
   op("numRecordsIn", LongString(rin));
   op("numRecordsOut", LongString(rout));
