@@ -153,8 +153,8 @@ class Comparer {
     const JsonType at = TypeOf(act);
     if (MatchAndMark(rules_.required_null, required_null_used_, pattern)) {
       if (at != JsonType::kNull) {
-        Add(DiffKind::kTypeMismatch, path, pattern, "null", JsonTypeName(at),
-            "required to be null", true);
+        Add(DiffKind::kTypeMismatch, path, pattern, "null", JsonTypeName(at), "required to be null",
+            true);
       }
       return;
     }
@@ -299,8 +299,7 @@ class Comparer {
     if (act.Empty()) {
       if (!ref.Empty()) {
         Add(DiffKind::kNotCompared, path, pattern, "array", "array",
-            "actual array is empty; the reference has " + std::to_string(ref.Size()) +
-                " elements",
+            "actual array is empty; the reference has " + std::to_string(ref.Size()) + " elements",
             false);
       }
       return;
@@ -317,8 +316,8 @@ class Comparer {
       std::string note;
       const rapidjson::Value* reference = PickReference(ref, act[i], &note);
       if (reference == nullptr) {
-        Add(DiffKind::kNotCompared, JoinIndex(path, i), pt, "", JsonTypeName(TypeOf(act[i])),
-            note, false);
+        Add(DiffKind::kNotCompared, JoinIndex(path, i), pt, "", JsonTypeName(TypeOf(act[i])), note,
+            false);
         continue;
       }
       Compare(*reference, act[i], JoinIndex(path, i), pt);

@@ -54,8 +54,7 @@ TEST_CASE("a missing field is a failure with its path and the reference type") {
   CHECK(d.path == "latest.completed.external_path");
   CHECK(d.expected == "string");
   CHECK(d.actual == "absent");
-  CHECK(report.Summary().find("FAIL missing latest.completed.external_path") !=
-        std::string::npos);
+  CHECK(report.Summary().find("FAIL missing latest.completed.external_path") != std::string::npos);
 }
 
 TEST_CASE("a type change is a failure; integer and floating numbers are one type") {
@@ -143,8 +142,7 @@ TEST_CASE("null in the actual document where the reference has a value fails unl
 
 TEST_CASE("every array element is checked against the reference element shape") {
   auto ref = Json(R"({"vertices": [{"id": "a", "parallelism": 2}, {"id": "b"}]})");
-  auto actual =
-      Json(R"({"vertices": [{"id": "x", "parallelism": 1}, {"id": "y", "parallelism": 1},
+  auto actual = Json(R"({"vertices": [{"id": "x", "parallelism": 1}, {"id": "y", "parallelism": 1},
                              {"id": "z"}, {"id": 4, "parallelism": 1}]})");
   ShapeReport report = CompareShape(*ref, *actual);
   CHECK(report.Failures().size() == 2);

@@ -19,11 +19,13 @@ std::optional<FlinkVersion> ParseFlinkVersion(std::string_view text) {
     if (!digit(text[i]) || (i > 0 && digit(text[i - 1]))) continue;
     size_t j = i;
     int major = 0;
-    while (j < text.size() && digit(text[j]) && major < 1000) major = major * 10 + (text[j++] - '0');
+    while (j < text.size() && digit(text[j]) && major < 1000)
+      major = major * 10 + (text[j++] - '0');
     if (j + 1 >= text.size() || text[j] != '.' || !digit(text[j + 1])) continue;
     ++j;
     int minor = 0;
-    while (j < text.size() && digit(text[j]) && minor < 1000) minor = minor * 10 + (text[j++] - '0');
+    while (j < text.size() && digit(text[j]) && minor < 1000)
+      minor = minor * 10 + (text[j++] - '0');
     return FlinkVersion{major, minor};
   }
   return std::nullopt;
@@ -153,8 +155,8 @@ class Validator {
     const std::string_view type = StringMember(*s, "type");
     if (type.empty() || type == "any") return;
     if (type == "integer") {
-      if (!body.IsInt64() && !body.IsUint64()) Fail(SchemaIssueKind::kTypeMismatch, path, pattern,
-                                                    "integer", DescribeValue(body));
+      if (!body.IsInt64() && !body.IsUint64())
+        Fail(SchemaIssueKind::kTypeMismatch, path, pattern, "integer", DescribeValue(body));
     } else if (type == "number") {
       if (body.IsNumber()) return;
       const std::string_view str = body.IsString() ? body.GetString() : "";
@@ -167,8 +169,8 @@ class Validator {
       }
       CheckEnum(*s, body, path, pattern);
     } else if (type == "boolean") {
-      if (!body.IsBool()) Fail(SchemaIssueKind::kTypeMismatch, path, pattern, "boolean",
-                               DescribeValue(body));
+      if (!body.IsBool())
+        Fail(SchemaIssueKind::kTypeMismatch, path, pattern, "boolean", DescribeValue(body));
     } else if (type == "array") {
       if (!body.IsArray()) {
         Fail(SchemaIssueKind::kTypeMismatch, path, pattern, "array", DescribeValue(body));
@@ -407,15 +409,13 @@ bool SpecSnapshot::HasCall(std::string_view method, std::string_view url) const 
   return FindCall(method, url) != nullptr;
 }
 
-std::vector<std::pair<std::string, std::string>> SpecSnapshot::Calls() const {
-  return call_order_;
-}
+std::vector<std::pair<std::string, std::string>> SpecSnapshot::Calls() const { return call_order_; }
 
 Result<int> SpecSnapshot::SuccessStatus(std::string_view method, std::string_view url) const {
   const rapidjson::Value* call = FindCall(method, url);
   if (call == nullptr) {
-    return Fail(Error::NotFound(name_ + ": no call " + std::string(method) + " " +
-                                std::string(url)));
+    return Fail(
+        Error::NotFound(name_ + ": no call " + std::string(method) + " " + std::string(url)));
   }
   const std::string_view status = StringMember(*call, "status-code");
   int code = 0;
@@ -433,12 +433,11 @@ const rapidjson::Value* SpecSnapshot::FindSchemaById(std::string_view id) const 
 }
 
 Result<SchemaReport> SpecSnapshot::Validate(std::string_view method, std::string_view url,
-                                            const rapidjson::Value& body,
-                                            const char* which) const {
+                                            const rapidjson::Value& body, const char* which) const {
   const rapidjson::Value* call = FindCall(method, url);
   if (call == nullptr) {
-    return Fail(Error::NotFound(name_ + ": no call " + std::string(method) + " " +
-                                std::string(url)));
+    return Fail(
+        Error::NotFound(name_ + ": no call " + std::string(method) + " " + std::string(url)));
   }
   SchemaReport report;
   Validator validator(this, report);
@@ -465,10 +464,10 @@ Result<SchemaReport> SpecSnapshot::ValidateRequest(std::string_view method, std:
 }
 
 SchemaReport ValidateErrorBody(const rapidjson::Value& body) {
-  static const JsonDoc schema = ParseJson(
-      R"({"type":"object","id":"ErrorResponseBody","properties":)"
-      R"({"errors":{"type":"array","required":true,"items":{"type":"string"}}}})")
-                                     .value();
+  static const JsonDoc schema =
+      ParseJson(R"({"type":"object","id":"ErrorResponseBody","properties":)"
+                R"({"errors":{"type":"array","required":true,"items":{"type":"string"}}}})")
+          .value();
   SchemaReport report;
   Validator(nullptr, report).Check(*schema, body, "", "");
   if (body.IsObject() && body.HasMember("errors") && body["errors"].IsArray() &&

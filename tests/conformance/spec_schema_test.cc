@@ -238,13 +238,15 @@ TEST_CASE("request bodies the agent will send are checked against the request sc
   CHECK(v120.ValidateRequest("POST", url, *run).value().ok());
   CHECK(v20.ValidateRequest("POST", url, *run).value().ok());
   // 1.18 does not know claimMode (and rejects unknown fields with 400).
-  CHECK(v118.ValidateRequest("POST", url, *run).value().Has(SchemaIssueKind::kUndeclared,
-                                                               "claimMode"));
+  CHECK(v118.ValidateRequest("POST", url, *run)
+            .value()
+            .Has(SchemaIssueKind::kUndeclared, "claimMode"));
   // 2.0 removed programArgs.
   auto old_args = Json(R"({"programArgs": "--a b"})");
   CHECK(v120.ValidateRequest("POST", url, *old_args).value().ok());
-  CHECK(v20.ValidateRequest("POST", url, *old_args).value().Has(SchemaIssueKind::kUndeclared,
-                                                                 "programArgs"));
+  CHECK(v20.ValidateRequest("POST", url, *old_args)
+            .value()
+            .Has(SchemaIssueKind::kUndeclared, "programArgs"));
   CHECK(v120.ValidateRequest("POST", url, *Json(R"({"claimMode": "CLAIMED"})"))
             .value()
             .Has(SchemaIssueKind::kEnum, "claimMode"));
@@ -259,18 +261,17 @@ TEST_CASE("request bodies the agent will send are checked against the request sc
 }
 
 TEST_CASE("error bodies") {
-  for (const char* file :
-       {"synthetic/ERROR_404_job_not_found.SYNTHETIC.json",
-        "synthetic/ERROR_404_unknown_path.SYNTHETIC.json",
-        "synthetic/ERROR_500_internal.SYNTHETIC.json",
-        "synthetic/ERROR_503_leader_election.SYNTHETIC.json"}) {
+  for (const char* file : {"synthetic/ERROR_404_job_not_found.SYNTHETIC.json",
+                           "synthetic/ERROR_404_unknown_path.SYNTHETIC.json",
+                           "synthetic/ERROR_500_internal.SYNTHETIC.json",
+                           "synthetic/ERROR_503_leader_election.SYNTHETIC.json"}) {
     CAPTURE(file);
     CHECK(ValidateErrorBody(*Sample(file)).ok());
   }
-  CHECK(ValidateErrorBody(*Json(R"({"errors": []})")).Has(SchemaIssueKind::kTypeMismatch,
-                                                          "errors"));
-  CHECK(ValidateErrorBody(*Json(R"({"errors": "x"})")).Has(SchemaIssueKind::kTypeMismatch,
-                                                           "errors"));
+  CHECK(
+      ValidateErrorBody(*Json(R"({"errors": []})")).Has(SchemaIssueKind::kTypeMismatch, "errors"));
+  CHECK(
+      ValidateErrorBody(*Json(R"({"errors": "x"})")).Has(SchemaIssueKind::kTypeMismatch, "errors"));
   SchemaReport wrong_name = ValidateErrorBody(*Json(R"({"error": ["x"]})"));
   CHECK(wrong_name.Has(SchemaIssueKind::kUndeclared, "error"));
   CHECK(wrong_name.Has(SchemaIssueKind::kMissingRequired, "errors"));
@@ -283,10 +284,11 @@ TEST_CASE("versions are read from snapshot file names") {
   CHECK(ParseFlinkVersion("rest_api_v1.snapshot") == std::nullopt);
   CHECK(FlinkVersion{1, 9} < FlinkVersion{1, 13});
   CHECK(LoadSpec("rest_api_v1.flink-1.20.snapshot").version() == FlinkVersion{1, 20});
-  CHECK(LoadSpec("rest_api_v1.flink-1.20.snapshot").SuccessStatus("POST",
-                                                                  "/jobs/:jobid/stop").value() ==
-        202);
-  auto missing = SpecSnapshot::Load(testing::FlinkRestDir() + "/spec/rest_api_v1.flink-9.9.snapshot");
+  CHECK(LoadSpec("rest_api_v1.flink-1.20.snapshot")
+            .SuccessStatus("POST", "/jobs/:jobid/stop")
+            .value() == 202);
+  auto missing =
+      SpecSnapshot::Load(testing::FlinkRestDir() + "/spec/rest_api_v1.flink-9.9.snapshot");
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().kind == ErrorKind::kNotFound);
 }
