@@ -6,11 +6,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -814,7 +814,8 @@ std::string FormatProblem(const ConfigProblem& p) {
 ConfigEnvironment SystemConfigEnvironment() {
   ConfigEnvironment env;
   env.get_env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
+    // The agent never modifies its environment, so reading it from any thread is safe.
+    const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   };
@@ -845,7 +846,9 @@ ConfigLoadResult LoadConfigFromString(std::string_view text, const std::string& 
       if (reader.problem_count() == 0) result.config = std::move(config);
     }
   } catch (const YAML::Exception& e) {
-    reader.Report(ConfigReader::ToLocation(e.mark), "", "YAML syntax error: " + e.msg);
+    // yaml-cpp quotes the offending character raw, which may be any byte.
+    reader.Report(ConfigReader::ToLocation(e.mark), "",
+                  "YAML syntax error: " + QuoteForMessage(e.msg, 200));
   } catch (const std::exception& e) {
     // Not expected: the readers check types before converting. Reported, never thrown.
     reader.Report({}, "", std::string("could not read the configuration: ") + e.what());
@@ -863,7 +866,9 @@ ConfigLoadResult LoadConfig(const std::string& path, const ConfigEnvironment& en
   if (!in) {
     const int err = errno;
     return {std::nullopt,
-            {{path, 0, 0, "", std::string("cannot read the config file: ") + std::strerror(err)}}};
+            {{path, 0, 0, "",
+              "cannot read the config file: " +
+                  std::error_code(err, std::generic_category()).message()}}};
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <system_error>
 #include <tuple>
 
 namespace flinkguard {
 namespace {
 
-constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+constexpr std::size_t kMaxSecretBytes = std::size_t{64} * 1024;
 
 // yaml-cpp gives plain (unquoted) scalars the tag "?" and quoted or block scalars "!".
 bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
@@ -31,6 +31,9 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
+// strerror() is not thread-safe; a reload may run beside other threads.
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -48,7 +51,7 @@ std::unique_ptr<std::FILE, FileCloser> OpenRegularFile(const std::string& path, 
     return nullptr;
   }
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) *why = std::strerror(errno);
+  if (!f) *why = ErrnoText(errno);
   return f;
 }
 
@@ -226,9 +229,10 @@ std::optional<std::vector<YamlValue>> ConfigReader::List(const YamlValue& value)
   std::vector<YamlValue> out;
   std::size_t i = 0;
   for (const YAML::Node& item : value.node) {
-    // An empty item has no mark of its own; place it at the list.
-    out.push_back({item, value.path + "[" + std::to_string(i) + "]",
-                   item.Mark().line >= 0 ? item.Mark() : value.node.Mark()});
+    // yaml-cpp places an empty item at the token after it; point at its '-' instead.
+    YAML::Mark mark = item.Mark().line >= 0 ? item.Mark() : value.node.Mark();
+    if (item.IsNull()) mark = PrecedingDash(mark);
+    out.push_back({item, value.path + "[" + std::to_string(i) + "]", mark});
     ++i;
   }
   return out;
@@ -250,6 +254,28 @@ std::optional<std::vector<std::string>> ConfigReader::StringList(const YamlValue
   }
   if (!all_ok) return std::nullopt;
   return out;
+}
+
+YAML::Mark ConfigReader::PrecedingDash(const YAML::Mark& mark) const {
+  if (mark.line < 0 || static_cast<std::size_t>(mark.line) >= lines_.size()) return mark;
+  auto line = static_cast<std::size_t>(mark.line);
+  std::size_t column =
+      std::min(static_cast<std::size_t>(std::max(mark.column, 0)), lines_[line].size());
+  while (true) {
+    // Look left of `column` on this line, then at whole earlier lines, skipping blanks only.
+    const std::string_view text = lines_[line].substr(0, column);
+    const std::size_t last = text.find_last_not_of(" \t");
+    if (last != std::string_view::npos) {
+      if (text[last] != '-') return mark;
+      YAML::Mark dash = mark;
+      dash.line = static_cast<int>(line);
+      dash.column = static_cast<int>(last);
+      return dash;
+    }
+    if (line == 0) return mark;
+    --line;
+    column = lines_[line].size();
+  }
 }
 
 std::optional<std::vector<std::pair<std::string, YamlValue>>> ConfigReader::Entries(
@@ -276,7 +302,7 @@ std::optional<std::vector<std::pair<std::string, YamlValue>>> ConfigReader::Entr
       continue;
     }
     seen.emplace(name, key.Mark());
-    out.push_back({name, YamlValue{kv.second, path, key.Mark()}});
+    out.emplace_back(name, YamlValue{kv.second, path, key.Mark()});
   }
   return out;
 }
@@ -344,7 +370,7 @@ std::optional<Secret> ConfigReader::SecretFromFile(const YamlValue& value) {
     }
   }
   if (std::ferror(f.get())) {
-    Report(value, "cannot read secret file " + shown + ": " + std::strerror(errno));
+    Report(value, "cannot read secret file " + shown + ": " + ErrnoText(errno));
     return std::nullopt;
   }
   const std::string_view trimmed = TrimSpace(content);

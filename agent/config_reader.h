@@ -100,6 +100,10 @@ class ConfigReader {
   std::optional<Secret> SecretFromEnv(const YamlValue& value);
 
  private:
+  // For an empty list item, which yaml-cpp places at the next token: the position of the '-'
+  // before `mark` when only blanks separate them, else `mark`.
+  YAML::Mark PrecedingDash(const YAML::Mark& mark) const;
+
   std::string file_;
   std::string base_dir_;
   std::vector<std::string_view> lines_;

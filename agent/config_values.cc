@@ -27,6 +27,26 @@ bool IsIpv6Literal(std::string_view host) {
   });
 }
 
+// The length of the valid UTF-8 sequence at the start of `s` (2-4), or 0 when it is not one.
+std::size_t Utf8SequenceLength(std::string_view s) {
+  const auto lead = static_cast<unsigned char>(s[0]);
+  std::size_t n = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    n = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    n = 3;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    n = 4;
+  } else {
+    return 0;
+  }
+  if (s.size() < n) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
 Result<std::uint16_t> ParsePort(std::string_view text, bool allow_zero) {
   if (text.empty()) return Fail(Error::Invalid("the port is missing"));
   if (text.size() > 5 || !std::all_of(text.begin(), text.end(), IsDigit)) {
@@ -227,7 +247,7 @@ std::optional<std::string> ClosestMatch(std::string_view word,
       best = d;
       best_name = &c;
       tie = false;
-    } else if (d == best && c != *best_name) {
+    } else if (best_name != nullptr && d == best && c != *best_name) {
       tie = true;
     }
   }
@@ -236,33 +256,33 @@ std::optional<std::string> ClosestMatch(std::string_view word,
 }
 
 std::string QuoteForMessage(std::string_view text, std::size_t max_chars) {
+  const std::size_t keep = max_chars > 3 ? max_chars - 3 : 0;
   std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20 || u == 0x7f) {
+  std::size_t fits = 0;  // out.size() at the last character boundary that leaves room for "..."
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // One character of `text`, shown as itself or as an escape.
+    const auto u = static_cast<unsigned char>(text[i]);
+    const std::size_t utf8 = u >= 0x80 ? Utf8SequenceLength(text.substr(i)) : 0;
+    std::string piece;
+    if (text[i] == '\n') {
+      piece = "\\n";
+    } else if (text[i] == '\t') {
+      piece = "\\t";
+    } else if (u < 0x20 || u == 0x7f || (u >= 0x80 && utf8 == 0)) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
+      piece = buf;
     } else {
-      out += c;
+      piece = std::string(text.substr(i, utf8 == 0 ? 1 : utf8));
     }
-    if (out.size() > max_chars) {
-      out.resize(max_chars > 3 ? max_chars - 3 : 0);
-      // Do not leave half of a UTF-8 sequence behind.
-      std::size_t lead = out.size();
-      while (lead > 0 && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
-      if (lead > 0 && static_cast<unsigned char>(out[lead - 1]) >= 0xC0) {
-        const auto first = static_cast<unsigned char>(out[lead - 1]);
-        const std::size_t length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : 2;
-        if (out.size() - (lead - 1) < length) out.resize(lead - 1);
-      }
-      out += "...";
-      break;
+    i += utf8 == 0 ? 1 : utf8;
+    if (out.size() + piece.size() > max_chars) {
+      out.resize(fits);
+      return out + "...";
     }
+    out += piece;
+    if (out.size() <= keep) fits = out.size();
   }
   return out;
 }

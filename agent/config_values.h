@@ -53,8 +53,9 @@ std::size_t EditDistance(std::string_view a, std::string_view b);
 std::optional<std::string> ClosestMatch(std::string_view word,
                                         const std::vector<std::string>& candidates);
 
-// `text` shortened to at most `max_chars` bytes (ending in "...") with control characters shown
-// as escapes, for quoting a found value in a message.
+// `text` for quoting in a message: control characters and bytes that are not valid UTF-8 shown
+// as escapes (\n, \t, \xNN), and, when longer than `max_chars` bytes, cut at a character
+// boundary and ended with "..." so the result is at most `max_chars` bytes.
 std::string QuoteForMessage(std::string_view text, std::size_t max_chars = 80);
 
 }  // namespace flinkguard

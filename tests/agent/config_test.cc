@@ -483,6 +483,16 @@ TEST_CASE("missing required keys are reported at the mapping that lacks them") {
   CHECK(type.line == 8);
   CHECK(type.column == 5);
 
+  const ConfigLoadResult empty_item = LoadYaml(
+      "region: r\n"
+      "clusters:\n"
+      "  -\n"
+      "  - {name: a, url: 'http://a'}\n");
+  const auto item = OnlyProblemAt(empty_item, "clusters[0]");
+  CHECK(item.message == "expected a mapping; found an empty value");
+  CHECK(item.line == 3);  // its '-', not the next item
+  CHECK(item.column == 3);
+
   const ConfigLoadResult none = LoadYaml("region: r\nclusters: []\n");
   CHECK(OnlyProblemAt(none, "clusters").message ==
         "expected at least one cluster; found an empty list");
@@ -817,6 +827,11 @@ TEST_CASE("YAML syntax errors, several documents and empty files are reported wi
   REQUIRE(tab.problems.size() == 1);
   CHECK(tab.problems[0].line == 2);
   CHECK(Contains(tab.problems[0].message, "YAML syntax error"));
+
+  const ConfigLoadResult bytes = LoadYaml("region: \"\\\xff\"\n");
+  REQUIRE(bytes.problems.size() == 1);
+  CHECK(Contains(bytes.problems[0].message, "\\xff"));
+  CHECK_FALSE(Contains(bytes.problems[0].message, "\xff"));
 
   const ConfigLoadResult alias = LoadYaml("region: *nowhere\n");
   REQUIRE(alias.problems.size() == 1);

@@ -124,4 +124,9 @@ TEST_CASE("found values are quoted safely") {
   // A multi-byte character is never cut in half.
   const std::string cut = QuoteForMessage("aaaaaaaaaaaaaaaa\xC3\xA9\xC3\xA9\xC3\xA9zzzz", 20);
   CHECK(cut == "aaaaaaaaaaaaaaaa...");
+  // Valid UTF-8 is kept; stray bytes are escaped.
+  CHECK(QuoteForMessage("caf\xC3\xA9") == "caf\xC3\xA9");
+  CHECK(QuoteForMessage("a\xFF\xC3z") == "a\\xff\\xc3z");
+  CHECK(QuoteForMessage("back\\slash") == "back\\slash");
+  CHECK(QuoteForMessage(std::string(20, 'x'), 20) == std::string(20, 'x'));
 }
