@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -97,6 +98,13 @@ bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds time
     std::this_thread::sleep_for(step);
   }
   return false;
+}
+
+// FLINKGUARD_CONFORMANCE_VERBOSE=1 also prints the informational differences (extra fields,
+// arrays that could not be compared) of every shape comparison.
+bool Verbose() {
+  const char* v = std::getenv("FLINKGUARD_CONFORMANCE_VERBOSE");
+  return v != nullptr && std::string(v) == "1";
 }
 
 // A recorded (or documented, or synthetic) body to compare a response's shape with.
@@ -209,6 +217,9 @@ class Conformance {
       JsonDoc reference = LoadSample(sample.file);
       ShapeReport shape = CompareShape(*reference, actual, sample.rules);
       CHECK_MESSAGE(shape.ok(), (label + " vs samples/" + sample.file + ":\n" + shape.Summary()));
+      if (Verbose() && !shape.diffs.empty()) {
+        MESSAGE(label << " vs samples/" << sample.file << " (info):\n" << shape.Summary());
+      }
     }
     return std::move(*doc);
   }
