@@ -376,6 +376,7 @@ Job& Cluster::CreateJob(const Jar& jar, const RunRequest& request, const std::st
   job->timestamps[Index(JobStatus::kInitializing)] = now_;
   job->start_time = now_;
   job->last_modification = now_;
+  job->integrated_to = now_;
   job->traffic.qps = static_cast<double>(rng_.Between(500, 1500));
   if (request.savepoint_path) {
     job->restore_path = *request.savepoint_path;
@@ -423,22 +424,38 @@ int64_t Cluster::NextEventTime(const Job& job) const {
 
 void Cluster::AdvanceTo(int64_t target) {
   if (target < now_) target = now_;
-  // Bounded: each iteration consumes at least one due event.
+  // Next event time per job, recomputed only for jobs whose state changed. Each iteration
+  // consumes at least one due event, so the loop is bounded by the number of events.
+  std::vector<int64_t> next_at(jobs_.size());
+  for (size_t i = 0; i < jobs_.size(); ++i) next_at[i] = NextEventTime(*jobs_[i]);
   for (int guard = 0; guard < 10'000'000; ++guard) {
     int64_t next = kNever;
-    for (const auto& j : jobs_) next = std::min(next, NextEventTime(*j));
+    for (int64_t t : next_at) next = std::min(next, t);
     if (next > target) break;
-    if (next < now_) next = now_;
-    for (auto& j : jobs_) Integrate(*j, now_, next);
-    now_ = next;
-    for (size_t i = 0; i < jobs_.size(); ++i) {
-      if (NextEventTime(*jobs_[i]) <= now_) ProcessDue(*jobs_[i]);
+    now_ = std::max(now_, next);
+    others_changed_ = false;
+    const size_t count = jobs_.size();
+    for (size_t i = 0; i < count; ++i) {
+      if (next_at[i] > now_) continue;
+      ProcessDue(*jobs_[i]);
+      next_at[i] = NextEventTime(*jobs_[i]);
+    }
+    if (others_changed_ || jobs_.size() != next_at.size()) {
+      next_at.resize(jobs_.size());
+      for (size_t i = 0; i < jobs_.size(); ++i) next_at[i] = NextEventTime(*jobs_[i]);
     }
   }
-  for (auto& j : jobs_) Integrate(*j, now_, target);
   now_ = target;
+  for (auto& j : jobs_) IntegrateTo(*j);
   ExpireJobs();
   for (auto& j : jobs_) SyncDisk(*j);
+}
+
+void Cluster::IntegrateTo(Job& job) {
+  if (job.integrated_to < now_) {
+    Integrate(job, job.integrated_to, now_);
+    job.integrated_to = now_;
+  }
 }
 
 void Cluster::Integrate(Job& job, int64_t from, int64_t to) {
@@ -532,12 +549,14 @@ bool Cluster::TasksHaveMetrics(const Job& job) {
 // State machine
 
 void Cluster::SetStatus(Job& job, JobStatus status) {
+  IntegrateTo(job);
   job.status = status;
   job.timestamps[Index(status)] = now_;
   job.last_modification = now_;
 }
 
 void Cluster::SetTaskState(Job& job, ExecState state) {
+  IntegrateTo(job);
   job.task_state = state;
   job.task_timestamps[Index(state)] = now_;
   if (state == ExecState::kDeploying) job.deploy_time = now_;
@@ -721,6 +740,7 @@ void Cluster::TryDeployWaitingJobs() {
     if (j->status == JobStatus::kRunning && j->task_state == ExecState::kScheduled &&
         j->phase == Phase::kSlotTimeout && !j->slots_allocated) {
       TryDeploy(*j);
+      others_changed_ = true;
     }
   }
 }
@@ -860,6 +880,7 @@ void Cluster::SetCheckpointMode(const std::string& job_id, CheckpointFaultMode m
 void Cluster::SetTraffic(const std::string& job_id, std::optional<double> qps,
                          std::optional<double> backpressure) {
   if (Job* job = FindJob(job_id)) {
+    IntegrateTo(*job);
     if (qps) job->traffic.qps = std::max(0.0, *qps);
     if (backpressure) job->traffic.backpressure = std::clamp(*backpressure, 0.0, 1.0);
   }

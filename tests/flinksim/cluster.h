@@ -277,6 +277,7 @@ struct Job {
   std::vector<int64_t> completed_durations;  // for the summary (bounded)
   std::vector<int64_t> completed_processed;  // for the summary (bounded)
   bool disk_dirty = false;  // retained checkpoints not yet written
+  int64_t integrated_to = 0;  // counters and backlog are computed up to this time
 
   std::vector<size_t> slot_tm;  // slot i (subtask i of every vertex) -> TaskManager index
   bool slots_allocated = false;
@@ -446,6 +447,8 @@ class Cluster {
   int64_t NextEventTime(const Job& job) const;
   void ProcessDue(Job& job);
   void Integrate(Job& job, int64_t from, int64_t to);
+  // Brings the job's counters up to now_ (before any change of its state or traffic).
+  void IntegrateTo(Job& job);
   void SetStatus(Job& job, JobStatus status);
   void SetTaskState(Job& job, ExecState state);
   void EnterPhase(Job& job, Phase phase, int64_t at);
@@ -492,6 +495,7 @@ class Cluster {
   std::vector<std::unique_ptr<Job>> jobs_;
   std::map<std::string, bool> used_job_ids_;  // JobResultStore: every id ever accepted
   std::map<std::string, SavepointOperation> savepoint_ops_;  // "<jobid>/<triggerid>"
+  bool others_changed_ = false;  // an event of one job changed another job's schedule
 };
 
 }  // namespace flinksim

@@ -87,6 +87,22 @@ class Exposition {
   std::map<std::string, size_t> index_;
 };
 
+// Task-scope metrics exported over Prometheus. Flink exports every metric; flinksim leaves out
+// the network-stack details (Shuffle.*, numBuffers*, local/remote byte counters) to keep a
+// scrape of 100 jobs small. The REST metric endpoints still list them.
+bool ExportedTaskMetric(const std::string& name) {
+  static const char* const kExported[] = {
+      "numRecordsIn", "numRecordsOut", "numRecordsInPerSecond", "numRecordsOutPerSecond",
+      "numBytesInPerSecond", "numBytesOutPerSecond", "backPressuredTimeMsPerSecond",
+      "softBackPressuredTimeMsPerSecond", "hardBackPressuredTimeMsPerSecond", "idleTimeMsPerSecond",
+      "busyTimeMsPerSecond", "isBackPressured", "currentInputWatermark", "checkpointStartDelayNanos",
+      "buffers.inPoolUsage", "buffers.outPoolUsage"};
+  for (const char* n : kExported) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string PrometheusExposition(const Cluster& cluster) {
@@ -134,7 +150,7 @@ std::string PrometheusExposition(const Cluster& cluster) {
         for (const auto& sample : SubtaskSamples(cluster, *job, vi, s)) {
           if (sample.operator_scope) {
             e.Add("taskmanager_job_task_operator", sample.name, op_labels, sample.value);
-          } else {
+          } else if (ExportedTaskMetric(sample.name)) {
             e.Add("taskmanager_job_task", sample.name, task_labels, sample.value);
           }
         }
