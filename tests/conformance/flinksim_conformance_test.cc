@@ -103,7 +103,8 @@ bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds time
 // FLINKGUARD_CONFORMANCE_VERBOSE=1 also prints the informational differences (extra fields,
 // arrays that could not be compared) of every shape comparison.
 bool Verbose() {
-  const char* v = std::getenv("FLINKGUARD_CONFORMANCE_VERBOSE");
+  // Read on the test thread only.
+  const char* v = std::getenv("FLINKGUARD_CONFORMANCE_VERBOSE");  // NOLINT(concurrency-mt-unsafe)
   return v != nullptr && std::string(v) == "1";
 }
 
@@ -178,7 +179,7 @@ class Conformance {
                const Expect& expect, const std::string& body = "",
                std::vector<std::string> headers = {}) {
     const std::string label = Label(method, tmpl) + " (" + url + ")";
-    if (!body.empty() && headers.empty()) headers.push_back("Content-Type: application/json");
+    if (!body.empty() && headers.empty()) headers.emplace_back("Content-Type: application/json");
     HttpReply reply = HttpCall(method, base_ + url, body, headers, 10000ms);
     int status = expect.status;
     if (status == 0) {
@@ -337,7 +338,7 @@ ShapeRules CheckpointRules(bool savepoint_expected) {
                         "summary.*.p999"};
   r.non_empty = {"history"};
   r.nullable = {"latest.restored", "latest.failed"};
-  if (!savepoint_expected) r.nullable.push_back("latest.savepoint");
+  if (!savepoint_expected) r.nullable.emplace_back("latest.savepoint");
   return r;
 }
 
@@ -420,9 +421,9 @@ void RunSuite(const Target& target) {
   const bool v120 = v >= FlinkVersion{1, 20};
   const bool v20 = v >= FlinkVersion{2, 0};
   const std::vector<std::string> jobs = c.WaitReady();
-  const std::string job = jobs[0];      // inspected, then a savepoint
-  const std::string failing = jobs[1];  // one injected task failure, for the exception history
-  const std::string stopped = jobs[2];  // stop-with-savepoint, then a cancel that conflicts
+  const std::string& job = jobs[0];      // inspected, then a savepoint
+  const std::string& failing = jobs[1];  // one injected task failure, for the exception history
+  const std::string& stopped = jobs[2];  // stop-with-savepoint, then a cancel that conflicts
 
   // --- cluster level
   c.Call("GET", "/config", "/config",
