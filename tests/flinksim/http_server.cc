@@ -1,8 +1,12 @@
 #include "tests/flinksim/http_server.h"
 
 #include <civetweb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace flinksim {
@@ -57,6 +61,34 @@ HttpRequest ReadRequest(mg_connection* conn) {
   return req;
 }
 
+// Shuts down this process's listening sockets bound to `port`. civetweb only notices mg_stop
+// at its next polling quantum (up to 2 s); until then the kernel would still accept (and later
+// reset) connections. After shutdown() new connections are refused at once, and the master
+// thread wakes up immediately.
+void ShutdownListeningSockets(int port) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = entry.path().filename().string();
+    char* end = nullptr;
+    const long fd_long = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0') continue;
+    const int fd = static_cast<int>(fd_long);
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) {
+      bound = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      bound = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+    }
+    if (bound == port) shutdown(fd, SHUT_RDWR);
+  }
+}
+
 }  // namespace
 
 void WriteResponse(mg_connection* conn, const HttpResponse& response) {
@@ -107,7 +139,9 @@ std::unique_ptr<Listener> Listener::Start(const std::string& host_port, int thre
 }
 
 Listener::~Listener() {
-  if (ctx_ != nullptr) mg_stop(ctx_);
+  if (ctx_ == nullptr) return;
+  ShutdownListeningSockets(port_);
+  mg_stop(ctx_);
 }
 
 int Listener::OnRequest(mg_connection* conn) {

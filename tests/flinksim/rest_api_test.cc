@@ -429,7 +429,8 @@ TEST_CASE("vertex metrics carry subtask prefixes; the aggregated endpoint has nu
   auto sub = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=isBackPressured");
   CHECK(Str(sub[0]["value"]) == "false");
   std::string all_ids;
-  for (const auto& m : env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics").GetArray()) {
+  auto id_list = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics");
+  for (const auto& m : id_list.GetArray()) {
     all_ids += (all_ids.empty() ? "" : ",") + Str(m["id"]);
   }
   auto all = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=" + all_ids);
