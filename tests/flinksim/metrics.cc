@@ -169,40 +169,66 @@ MetricList SubtaskMetrics(const Cluster& cluster, const Job& job, size_t vertex,
   return out;
 }
 
+namespace {
+
+// The Status.JVM.* group every Flink process (JobManager and TaskManager) reports, for a JVM
+// running G1 (the default collector of Flink's Java 11/17 images).
+void AddJvmMetrics(MetricList& out, int64_t heap_used, int64_t heap_max, int64_t threads, double cpu_load) {
+  auto add = [&](const char* id, std::string v) { out.push_back({id, std::move(v)}); };
+  add("Status.JVM.CPU.Load", DoubleString(cpu_load));
+  add("Status.JVM.CPU.Time", LongString(574'220'000'000));
+  add("Status.JVM.Threads.Count", LongString(threads));
+  add("Status.JVM.Memory.Heap.Used", LongString(heap_used));
+  add("Status.JVM.Memory.Heap.Committed", LongString(heap_max));
+  add("Status.JVM.Memory.Heap.Max", LongString(heap_max));
+  add("Status.JVM.Memory.NonHeap.Used", LongString(94'512'880));
+  add("Status.JVM.Memory.NonHeap.Committed", LongString(100'794'368));
+  add("Status.JVM.Memory.NonHeap.Max", LongString(780'140'544));
+  add("Status.JVM.Memory.Metaspace.Used", LongString(61'335'024));
+  add("Status.JVM.Memory.Metaspace.Committed", LongString(66'322'432));
+  add("Status.JVM.Memory.Metaspace.Max", LongString(268'435'456));
+  add("Status.JVM.Memory.Direct.Count", LongString(20));
+  add("Status.JVM.Memory.Direct.MemoryUsed", LongString(625'945));
+  add("Status.JVM.Memory.Direct.TotalCapacity", LongString(625'944));
+  add("Status.JVM.Memory.Mapped.Count", LongString(0));
+  add("Status.JVM.Memory.Mapped.MemoryUsed", LongString(0));
+  add("Status.JVM.Memory.Mapped.TotalCapacity", LongString(0));
+  add("Status.JVM.ClassLoader.ClassesLoaded", LongString(10'371));
+  add("Status.JVM.ClassLoader.ClassesUnloaded", LongString(6));
+  add("Status.JVM.GarbageCollector.G1_Young_Generation.Count", LongString(18));
+  add("Status.JVM.GarbageCollector.G1_Young_Generation.Time", LongString(293));
+  add("Status.JVM.GarbageCollector.G1_Old_Generation.Count", LongString(0));
+  add("Status.JVM.GarbageCollector.G1_Old_Generation.Time", LongString(0));
+}
+
+}  // namespace
+
 MetricList JobManagerMetrics(const Cluster& cluster) {
   int running = 0;
   for (const auto& j : cluster.jobs()) {
     if (!IsGloballyTerminal(j->status)) ++running;
   }
-  return {
+  MetricList out = {
       {"numRunningJobs", LongString(running)},
       {"numRegisteredTaskManagers", LongString(static_cast<int64_t>(cluster.taskmanagers().size()))},
       {"taskSlotsTotal", LongString(cluster.TotalSlots())},
       {"taskSlotsAvailable", LongString(cluster.FreeSlots())},
-      {"Status.JVM.CPU.Load", DoubleString(0.0125)},
-      {"Status.JVM.CPU.Time", LongString(574'220'000'000)},
-      {"Status.JVM.Memory.Heap.Used", LongString(208'824'352)},
-      {"Status.JVM.Memory.Heap.Committed", LongString(1'047'527'424)},
-      {"Status.JVM.Memory.Heap.Max", LongString(1'047'527'424)},
-      {"Status.JVM.Memory.NonHeap.Used", LongString(94'512'880)},
-      {"Status.JVM.Threads.Count", LongString(94)},
-      {"Status.JVM.GarbageCollector.G1_Young_Generation.Count", LongString(18)},
-      {"Status.JVM.GarbageCollector.G1_Young_Generation.Time", LongString(293)},
   };
+  AddJvmMetrics(out, 208'824'352 + 1'000'000LL * running, 1'047'527'424, 94, 0.0125);
+  return out;
 }
 
 MetricList TaskManagerMetrics(const Cluster& cluster, const TaskManager& tm) {
   (void)cluster;
   const int used = tm.slots - tm.FreeSlots();
-  return {
-      {"Status.JVM.CPU.Load", DoubleString(0.02 + 0.01 * used)},
-      {"Status.JVM.Memory.Heap.Used", LongString(120'000'000 + 10'000'000LL * used)},
-      {"Status.JVM.Memory.Heap.Max", LongString(536'870'912)},
-      {"Status.JVM.Threads.Count", LongString(60 + 6 * used)},
-      {"Status.Shuffle.Netty.AvailableMemorySegments", LongString(4096 - 64 * used)},
-      {"Status.Shuffle.Netty.TotalMemorySegments", LongString(4096)},
-      {"Status.Flink.Memory.Managed.Used", LongString(0)},
-  };
+  MetricList out;
+  AddJvmMetrics(out, 120'000'000 + 10'000'000LL * used, 536'870'912, 60 + 6 * used, 0.02 + 0.01 * used);
+  out.push_back({"Status.Shuffle.Netty.AvailableMemorySegments", LongString(4096 - 64 * used)});
+  out.push_back({"Status.Shuffle.Netty.UsedMemorySegments", LongString(64 * used)});
+  out.push_back({"Status.Shuffle.Netty.TotalMemorySegments", LongString(4096)});
+  out.push_back({"Status.Flink.Memory.Managed.Used", LongString(0)});
+  out.push_back({"Status.Flink.Memory.Managed.Total", LongString(536'870'920)});
+  return out;
 }
 
 std::vector<AggregatedMetric> Aggregate(const std::vector<MetricList>& stores,
