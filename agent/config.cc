@@ -486,7 +486,9 @@ class SchemaLoader {
       }
     }
     if (auto v = m.Required("jar")) {
-      if (auto p = AbsolutePath(*v)) j.jar = *p;
+      // Relative paths are taken from the config file's directory, so a config and its jars
+      // can be moved together.
+      if (auto s = r_.String(*v)) j.jar = r_.ResolvePath(*s);
     }
     if (auto v = m.Get("entry_class")) {
       if (auto s = r_.String(*v)) {

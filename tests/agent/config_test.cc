@@ -754,7 +754,7 @@ TEST_CASE("signals, labels, paths and names inside jobs are checked") {
                                       "jobs:\n"
                                       "  - name: j\n"
                                       "    cluster: a\n"
-                                      "    jar: srv/j.jar\n"
+                                      "    jar: ''\n"
                                       "    entry_class: 'com.example.Main Class'\n"
                                       "    savepoint_dir: bucket/sp\n"
                                       "    signals: {Qps: 'x', lag: {q: y}}\n"
@@ -767,7 +767,7 @@ TEST_CASE("signals, labels, paths and names inside jobs are checked") {
   CHECK(Contains(signals.message, "need a tsdb section"));
   CHECK(Contains(OnlyProblemAt(r, "jobs[0].signals.Qps").message, "expected a signal name"));
   CHECK(Contains(OnlyProblemAt(r, "jobs[0].signals.lag").message, "found a mapping"));
-  CHECK(Contains(OnlyProblemAt(r, "jobs[0].jar").message, "expected an absolute path"));
+  CHECK(Contains(OnlyProblemAt(r, "jobs[0].jar").message, "expected a non-empty string"));
   CHECK(Contains(OnlyProblemAt(r, "jobs[0].entry_class").message, "expected a Java class name"));
   CHECK(Contains(OnlyProblemAt(r, "jobs[0].savepoint_dir").message, "expected a URI"));
   CHECK(
@@ -953,4 +953,17 @@ TEST_CASE("the packaged example config is valid") {
   CHECK(r.config->region == "us-east-1");
   CHECK(r.config->clusters.size() == 2);
   CHECK(r.config->rules.size() == 4);
+}
+
+TEST_CASE("a relative jar path is taken from the config file's directory") {
+  const auto r = LoadConfigFromString(
+      "region: r\n"
+      "clusters: [{name: a, url: 'http://jm:8081'}]\n"
+      "jobs:\n"
+      "  - {name: j, cluster: a, jar: jars/j.jar, entry_class: com.example.Main}\n"
+      "  - {name: k, cluster: a, jar: /srv/k.jar, entry_class: com.example.Main}\n",
+      "/etc/flinkguard/region.yaml", "/etc/flinkguard", FakeEnvironment({}, "host-a"));
+  REQUIRE(r.ok());
+  CHECK(r.config->jobs[0].jar == "/etc/flinkguard/jars/j.jar");
+  CHECK(r.config->jobs[1].jar == "/srv/k.jar");
 }
