@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kJobStatusNames[kNumJobStatuses] = {
-    "INITIALIZING", "CREATED", "RUNNING",  "FAILING",   "FAILED",     "CANCELLING",
+    "INITIALIZING", "CREATED",  "RUNNING",    "FAILING",   "FAILED",     "CANCELLING",
     "CANCELED",     "FINISHED", "RESTARTING", "SUSPENDED", "RECONCILING"};
 constexpr const char* kExecStateNames[kNumExecStates] = {
     "CREATED",   "SCHEDULED", "DEPLOYING", "RUNNING",     "FINISHED",
@@ -30,8 +30,8 @@ constexpr int64_t kTaskRestoreMs = 500;
 constexpr int64_t kTaskCancelMs = 100;
 constexpr int64_t kCancelMs = 300;
 constexpr int64_t kSlotRequestTimeoutMs = 300'000;
-constexpr int64_t kAsyncStoreMs = 300'000;  // rest.async.store-duration
-constexpr size_t kHistorySize = 10;         // web.checkpoints.history
+constexpr int64_t kAsyncStoreMs = 300'000;    // rest.async.store-duration
+constexpr size_t kHistorySize = 10;           // web.checkpoints.history
 constexpr size_t kExceptionHistorySize = 16;  // web.exception-history-size
 constexpr size_t kSummaryWindow = 10'000;
 constexpr double kBytesPerRecord = 32.0;
@@ -79,12 +79,9 @@ std::optional<FlinkVersion> ParseFlinkVersion(std::string_view text) {
 
 std::string DefaultVersionString(FlinkVersion v) {
   switch (v) {
-    case FlinkVersion::k1_18:
-      return "1.18.1";
-    case FlinkVersion::k1_20:
-      return "1.20.1";
-    case FlinkVersion::k2_0:
-      return "2.0.0";
+    case FlinkVersion::k1_18: return "1.18.1";
+    case FlinkVersion::k1_20: return "1.20.1";
+    case FlinkVersion::k2_0: return "2.0.0";
   }
   return "1.20.1";
 }
@@ -136,7 +133,9 @@ Cluster::Cluster(ClusterOptions options, int64_t now_ms)
   fs::create_directories(upload_dir_, ec);
 
   const bool modern = AtLeast(options_.version, FlinkVersion::k1_20);
-  auto set = [&](const std::string& k, const std::string& v) { config_[CanonicalKey(k, options_.version)] = v; };
+  auto set = [&](const std::string& k, const std::string& v) {
+    config_[CanonicalKey(k, options_.version)] = v;
+  };
   set("jobmanager.rpc.address", "localhost");
   set("jobmanager.rpc.port", "6123");
   set("jobmanager.bind-host", "localhost");
@@ -149,7 +148,8 @@ Cluster::Cluster(ClusterOptions options, int64_t now_ms)
   set("rest.port", std::to_string(options_.rest_port));
   set("web.submit.enable", "true");
   set("web.cancel.enable", "true");
-  set("web.upload.dir", upload_dir_.substr(0, upload_dir_.size() - std::string("/flink-web-upload").size()));
+  set("web.upload.dir",
+      upload_dir_.substr(0, upload_dir_.size() - std::string("/flink-web-upload").size()));
   set("web.checkpoints.history", "10");
   set("web.exception-history-size", "16");
   set("jobstore.expiration-time", "3600");
@@ -196,8 +196,9 @@ void Cluster::SetConfig(const std::string& key, const std::string& value) {
   }
 }
 
-std::optional<std::string> Cluster::ConfigValue(const std::map<std::string, std::string>& job_config,
-                                                std::initializer_list<const char*> keys) const {
+std::optional<std::string> Cluster::ConfigValue(
+    const std::map<std::string, std::string>& job_config,
+    std::initializer_list<const char*> keys) const {
   for (const char* key : keys) {
     for (const auto& candidate : {std::string(key), CanonicalKey(key, FlinkVersion::k1_18),
                                   CanonicalKey(key, FlinkVersion::k1_20)}) {
@@ -235,18 +236,18 @@ JobSettings Cluster::ResolveSettings(const std::map<std::string, std::string>& j
   s.min_pause_ms = dur({"execution.checkpointing.min-pause"}, 0);
   s.num_retained = std::max(1, num({"execution.checkpointing.num-retained"}, 1));
   s.tolerable_failed = num({"execution.checkpointing.tolerable-failed-checkpoints"}, 0);
-  std::string strategy = ToLower(ConfigValue(jc, {"restart-strategy.type", "restart-strategy"})
-                                     .value_or("fixed-delay"));
-  s.restart_strategy = (strategy == "none" || strategy == "off" || strategy == "disable")
-                           ? "none"
-                           : "fixed-delay";
+  std::string strategy = ToLower(
+      ConfigValue(jc, {"restart-strategy.type", "restart-strategy"}).value_or("fixed-delay"));
+  s.restart_strategy =
+      (strategy == "none" || strategy == "off" || strategy == "disable") ? "none" : "fixed-delay";
   s.restart_attempts = num({"restart-strategy.fixed-delay.attempts"}, 3);
   s.restart_delay_ms = dur({"restart-strategy.fixed-delay.delay"}, 1000);
-  s.checkpoint_dir = LocalPathFromUri(
-      ConfigValue(jc, {"execution.checkpointing.dir"}).value_or(options_.data_dir + "/checkpoints"));
+  s.checkpoint_dir = LocalPathFromUri(ConfigValue(jc, {"execution.checkpointing.dir"})
+                                          .value_or(options_.data_dir + "/checkpoints"));
   auto sp = ConfigValue(jc, {"execution.checkpointing.savepoint-dir"});
   s.savepoint_dir = sp ? LocalPathFromUri(*sp) : "";
-  s.claim_mode = ToUpper(ConfigValue(jc, {"execution.state-recovery.claim-mode"}).value_or("NO_CLAIM"));
+  s.claim_mode =
+      ToUpper(ConfigValue(jc, {"execution.state-recovery.claim-mode"}).value_or("NO_CLAIM"));
   return s;
 }
 
@@ -255,16 +256,18 @@ JobSettings Cluster::ResolveSettings(const std::map<std::string, std::string>& j
 
 SimResult<Jar> Cluster::UploadJar(const std::string& file_name, std::string_view content) {
   std::string base = fs::path(file_name).filename().string();
-  if (!EndsWith(base, ".jar")) return tl::make_unexpected(SimError{ErrorKind::kBadRequest, java::UploadNotJar()});
+  if (!EndsWith(base, ".jar"))
+    return tl::make_unexpected(SimError{ErrorKind::kBadRequest, java::UploadNotJar()});
   Jar jar;
   jar.name = base;
   jar.id = rng_.Uuid() + "_" + base;
   jar.path = upload_dir_ + "/" + jar.id;
   jar.uploaded = now_;
   if (!WriteWholeFile(jar.path, content)) {
-    return tl::make_unexpected(SimError{ErrorKind::kInternal,
-                                        JavaStackTrace("java.io.IOException",
-                                                       "Could not move uploaded jar file to " + jar.path, {})});
+    return tl::make_unexpected(
+        SimError{ErrorKind::kInternal,
+                 JavaStackTrace("java.io.IOException",
+                                "Could not move uploaded jar file to " + jar.path, {})});
   }
   auto line_value = [&](std::string_view marker) -> std::optional<std::string> {
     size_t pos = content.find(marker);
@@ -283,7 +286,8 @@ SimResult<Jar> Cluster::UploadJar(const std::string& file_name, std::string_view
     } catch (...) {
     }
   }
-  if (auto iv = line_value("flinksim-checkpoint-interval:")) jar.checkpoint_interval_ms = ParseDurationMs(*iv);
+  if (auto iv = line_value("flinksim-checkpoint-interval:"))
+    jar.checkpoint_interval_ms = ParseDurationMs(*iv);
   jars_.push_back(jar);
   return jar;
 }
@@ -301,9 +305,11 @@ bool Cluster::DeleteJar(const std::string& jar_id) {
 // Job submission
 
 SimResult<std::string> Cluster::RunJar(const std::string& jar_id, const RunRequest& request) {
-  auto jar_it = std::find_if(jars_.begin(), jars_.end(), [&](const Jar& j) { return j.id == jar_id; });
+  auto jar_it =
+      std::find_if(jars_.begin(), jars_.end(), [&](const Jar& j) { return j.id == jar_id; });
   if (jar_it == jars_.end()) {
-    return tl::make_unexpected(SimError{ErrorKind::kBadRequest, java::JarNotFound(upload_dir_ + "/" + jar_id)});
+    return tl::make_unexpected(
+        SimError{ErrorKind::kBadRequest, java::JarNotFound(upload_dir_ + "/" + jar_id)});
   }
   const Jar jar = *jar_it;
   std::string job_name = jar.job_name;
@@ -317,8 +323,9 @@ SimResult<std::string> Cluster::RunJar(const std::string& jar_id, const RunReque
       // Dispatcher.submitJob: a running job or one in the JobResultStore (which keeps clean
       // entries forever in a session cluster without HA) -> DuplicateJobSubmissionException,
       // which JarRunHandler turns into 400 "Could not execute application.".
-      return tl::make_unexpected(SimError{
-          ErrorKind::kBadRequest, java::CouldNotExecuteApplication(job_name, java::DuplicateJobSubmission())});
+      return tl::make_unexpected(
+          SimError{ErrorKind::kBadRequest,
+                   java::CouldNotExecuteApplication(job_name, java::DuplicateJobSubmission())});
     }
   } else {
     do {
@@ -346,7 +353,8 @@ Job& Cluster::CreateJob(const Jar& jar, const RunRequest& request, const std::st
 
   std::vector<std::pair<std::string, std::string>> ops;
   if (jar.operator_uids.empty()) {
-    ops = {{"events-source", "Source: Events"}, {"enrich-map", "Map"}, {"print-sink", "Sink: Print"}};
+    ops = {
+        {"events-source", "Source: Events"}, {"enrich-map", "Map"}, {"print-sink", "Sink: Print"}};
   } else {
     for (const auto& token : jar.operator_uids) {
       size_t eq = token.find('=');
@@ -357,7 +365,8 @@ Job& Cluster::CreateJob(const Jar& jar, const RunRequest& request, const std::st
       }
     }
   }
-  int parallelism = request.parallelism && *request.parallelism > 0 ? *request.parallelism : jar.parallelism;
+  int parallelism =
+      request.parallelism && *request.parallelism > 0 ? *request.parallelism : jar.parallelism;
   for (size_t i = 0; i < ops.size(); ++i) {
     Operator op{ops[i].first, ops[i].second, StableHex32("operator-uid:" + ops[i].first)};
     Vertex v;
@@ -392,8 +401,11 @@ Job& Cluster::CreateJob(const Jar& jar, const RunRequest& request, const std::st
 std::string Cluster::StartDefaultJob(const std::string& name, int64_t checkpoint_interval_ms) {
   std::string content =
       "Manifest-Version: 1.0\nMain-Class: com.example.streaming.StreamingJob\n"
-      "flinksim-job-name: " + name + "\nflinksim-parallelism: 2\n"
-      "flinksim-checkpoint-interval: " + std::to_string(checkpoint_interval_ms) + "ms\n";
+      "flinksim-job-name: " +
+      name +
+      "\nflinksim-parallelism: 2\n"
+      "flinksim-checkpoint-interval: " +
+      std::to_string(checkpoint_interval_ms) + "ms\n";
   auto jar = UploadJar(name + ".jar", content);
   if (!jar) return "";
   RunRequest req;
@@ -605,7 +617,8 @@ void Cluster::ProcessDue(Job& job) {
           break;
         case Phase::kDeployed:
           SetTaskState(job, ExecState::kInitializing);
-          EnterPhase(job, Phase::kTasksRunning, now_ + (job.restored ? kTaskRestoreMs : kTaskInitMs));
+          EnterPhase(job, Phase::kTasksRunning,
+                     now_ + (job.restored ? kTaskRestoreMs : kTaskInitMs));
           break;
         case Phase::kTasksRunning:
           SetTaskState(job, ExecState::kRunning);
@@ -626,12 +639,12 @@ void Cluster::ProcessDue(Job& job) {
           Terminate(job, JobStatus::kCanceled);
           break;
         case Phase::kSlotTimeout:
-          HandleFailure(job, "org.apache.flink.runtime.jobmanager.scheduler.NoResourceAvailableException",
-                        java::NoResourceAvailable(), /*global=*/true, /*terminal=*/false, -1);
+          HandleFailure(
+              job, "org.apache.flink.runtime.jobmanager.scheduler.NoResourceAvailableException",
+              java::NoResourceAvailable(), /*global=*/true, /*terminal=*/false, -1);
           break;
         case Phase::kFinished:
-        case Phase::kNone:
-          break;
+        case Phase::kNone: break;
       }
       continue;
     }
@@ -685,8 +698,8 @@ void Cluster::ProcessDue(Job& job) {
       if (job.faults.restart_loop_remaining > 0) --job.faults.restart_loop_remaining;
       if (job.faults.restart_loop_remaining == 0) job.faults.restart_loop = false;
       const auto& e = job.faults.restart_loop_exception;
-      HandleFailure(job, e.class_name, java::UserTaskException(e.class_name, e.message), false, false,
-                    static_cast<int>(std::min<size_t>(1, job.vertices.size() - 1)));
+      HandleFailure(job, e.class_name, java::UserTaskException(e.class_name, e.message), false,
+                    false, static_cast<int>(std::min<size_t>(1, job.vertices.size() - 1)));
       continue;
     }
     break;
@@ -800,8 +813,8 @@ void Cluster::HandleFailure(Job& job, const std::string& class_name, const std::
   job.next_checkpoint_at = kNever;
   job.faults.restart_loop_fail_at = kNever;
   const JobSettings& s = job.settings;
-  const bool can_restart = !terminal && s.restart_strategy == "fixed-delay" &&
-                           job.num_restarts < s.restart_attempts;
+  const bool can_restart =
+      !terminal && s.restart_strategy == "fixed-delay" && job.num_restarts < s.restart_attempts;
   if (can_restart) {
     job.root_failure = std::make_pair(stacktrace, now_);
     SetStatus(job, JobStatus::kRestarting);
@@ -811,12 +824,11 @@ void Cluster::HandleFailure(Job& job, const std::string& class_name, const std::
     EnterPhase(job, Phase::kRestartCanceled, now_ + kTaskCancelMs);
     return;
   }
-  std::string strategy =
-      s.restart_strategy == "fixed-delay"
-          ? "FixedDelayRestartBackoffTimeStrategy(maxNumberRestartAttempts=" +
-                std::to_string(s.restart_attempts) + ", backoffTimeMS=" +
-                std::to_string(s.restart_delay_ms) + ")"
-          : "NoRestartBackoffTimeStrategy";
+  std::string strategy = s.restart_strategy == "fixed-delay"
+                             ? "FixedDelayRestartBackoffTimeStrategy(maxNumberRestartAttempts=" +
+                                   std::to_string(s.restart_attempts) +
+                                   ", backoffTimeMS=" + std::to_string(s.restart_delay_ms) + ")"
+                             : "NoRestartBackoffTimeStrategy";
   job.root_failure = std::make_pair(java::RecoverySuppressed(strategy, stacktrace), now_);
   if (!record.global) {
     job.failed_task_exception = record;
@@ -835,16 +847,20 @@ void Cluster::HandleFailure(Job& job, const std::string& class_name, const std::
 SimResult<void> Cluster::FailJob(const std::string& job_id, const ExceptionSpec& exception,
                                  bool terminal) {
   Job* job = FindJob(job_id);
-  if (job == nullptr) return tl::make_unexpected(SimError{ErrorKind::kNotFound, "unknown job " + job_id});
-  const bool can_fail = terminal ? !IsGloballyTerminal(job->status) && job->status != JobStatus::kFailing
-                                 : job->status == JobStatus::kRunning;
+  if (job == nullptr)
+    return tl::make_unexpected(SimError{ErrorKind::kNotFound, "unknown job " + job_id});
+  const bool can_fail = terminal
+                            ? !IsGloballyTerminal(job->status) && job->status != JobStatus::kFailing
+                            : job->status == JobStatus::kRunning;
   if (!can_fail) {
     return tl::make_unexpected(SimError{
-        ErrorKind::kConflict, std::string("job ") + job->id + " is " + Name(job->status) + " and cannot fail now"});
+        ErrorKind::kConflict,
+        std::string("job ") + job->id + " is " + Name(job->status) + " and cannot fail now"});
   }
   int vertex = static_cast<int>(std::min<size_t>(1, job->vertices.size() - 1));
-  HandleFailure(*job, exception.class_name, java::UserTaskException(exception.class_name, exception.message),
-                false, terminal, vertex);
+  HandleFailure(*job, exception.class_name,
+                java::UserTaskException(exception.class_name, exception.message), false, terminal,
+                vertex);
   return {};
 }
 
@@ -891,10 +907,12 @@ void Cluster::SetTraffic(const std::string& job_id, std::optional<double> qps,
 
 SimResult<void> Cluster::CancelJob(const std::string& job_id) {
   Job* job = FindJob(job_id);
-  if (job == nullptr) return tl::make_unexpected(SimError{ErrorKind::kNotFound, java::CancelJobNotFound(job_id)});
+  if (job == nullptr)
+    return tl::make_unexpected(SimError{ErrorKind::kNotFound, java::CancelJobNotFound(job_id)});
   if (job->status == JobStatus::kCanceled || job->status == JobStatus::kCancelling) return {};
   if (IsGloballyTerminal(job->status)) {
-    return tl::make_unexpected(SimError{ErrorKind::kConflict, java::CancelConflict(job->id, Name(job->status))});
+    return tl::make_unexpected(
+        SimError{ErrorKind::kConflict, java::CancelConflict(job->id, Name(job->status))});
   }
   AbortPendingSnapshots(*job, "Checkpoint Coordinator is suspending.");
   job->next_checkpoint_at = kNever;
@@ -909,7 +927,8 @@ SimResult<void> Cluster::CancelJob(const std::string& job_id) {
   return {};
 }
 
-SimResult<std::string> Cluster::TriggerSavepoint(const std::string& job_id, const SavepointRequest& req) {
+SimResult<std::string> Cluster::TriggerSavepoint(const std::string& job_id,
+                                                 const SavepointRequest& req) {
   std::string target;
   if (req.target_directory && !req.target_directory->empty()) {
     target = LocalPathFromUri(*req.target_directory);
@@ -947,24 +966,29 @@ SimResult<std::string> Cluster::TriggerSavepoint(const std::string& job_id, cons
     savepoint_ops_[key] = op;
   };
   if (job == nullptr || IsGloballyTerminal(job->status)) {
-    fail_now("org.apache.flink.runtime.messages.FlinkJobNotFoundException", java::FlinkJobNotFound(ToLower(job_id)));
+    fail_now("org.apache.flink.runtime.messages.FlinkJobNotFoundException",
+             java::FlinkJobNotFound(ToLower(job_id)));
     return trigger;
   }
   if (job->status == JobStatus::kInitializing) {
     fail_now("org.apache.flink.runtime.dispatcher.UnavailableDispatcherOperationException",
-             JavaStackTrace("org.apache.flink.runtime.dispatcher.UnavailableDispatcherOperationException",
-                            "Unable to get JobMasterGateway for initializing job. The requested "
-                            "operation is not available while the JobManager is initializing.",
-                            {"org.apache.flink.runtime.dispatcher.Dispatcher.getJobMasterGateway(Dispatcher.java:1460)"}));
+             JavaStackTrace(
+                 "org.apache.flink.runtime.dispatcher.UnavailableDispatcherOperationException",
+                 "Unable to get JobMasterGateway for initializing job. The requested "
+                 "operation is not available while the JobManager is initializing.",
+                 {"org.apache.flink.runtime.dispatcher.Dispatcher.getJobMasterGateway(Dispatcher."
+                  "java:1460)"}));
     return trigger;
   }
   if (job->status != JobStatus::kRunning || job->task_state != ExecState::kRunning) {
     const Vertex& v = job->vertices.front();
-    std::string reason = java::TasksNotRunning(v.name + " (1/" + std::to_string(v.parallelism) + ")", job->id);
+    std::string reason =
+        java::TasksNotRunning(v.name + " (1/" + std::to_string(v.parallelism) + ")", job->id);
     fail_now("java.util.concurrent.CompletionException", java::CheckpointExceptionWrapped(reason));
     return trigger;
   }
-  op.checkpoint_id = StartSnapshot(*job, true, req.stop ? "SYNC_SAVEPOINT" : "SAVEPOINT", req.format, trigger, target);
+  op.checkpoint_id = StartSnapshot(*job, true, req.stop ? "SYNC_SAVEPOINT" : "SAVEPOINT",
+                                   req.format, trigger, target);
   savepoint_ops_[key] = op;
   return trigger;
 }
@@ -980,9 +1004,7 @@ const SavepointOperation* Cluster::FindSavepointOperation(const std::string& job
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 
-void Cluster::TriggerCheckpoint(Job& job) {
-  StartSnapshot(job, false, "CHECKPOINT", "", "", "");
-}
+void Cluster::TriggerCheckpoint(Job& job) { StartSnapshot(job, false, "CHECKPOINT", "", "", ""); }
 
 int64_t Cluster::StartSnapshot(Job& job, bool is_savepoint, const std::string& type,
                                const std::string& format, const std::string& trigger_id,
@@ -1031,7 +1053,8 @@ std::string Cluster::SnapshotMetadata(const Job& job, const CheckpointRecord& re
   out += "checkpoint-id: " + std::to_string(rec.id) + "\n";
   out += std::string("kind: ") + (rec.is_savepoint ? "savepoint" : "checkpoint") + "\n";
   out += "type: " + rec.type + "\n";
-  out += "format: " + (rec.savepoint_format.empty() ? std::string("CANONICAL") : rec.savepoint_format) + "\n";
+  out += "format: " +
+         (rec.savepoint_format.empty() ? std::string("CANONICAL") : rec.savepoint_format) + "\n";
   out += "timestamp: " + std::to_string(rec.trigger_ts) + "\n";
   for (const auto& op : job.operators) out += "operator: " + op.id + " " + op.uid + "\n";
   return out;
@@ -1049,8 +1072,9 @@ void Cluster::CompleteSnapshot(Job& job, int64_t id) {
   AppendCapped(job.completed_durations, rec.ack_ts - rec.trigger_ts);
   AppendCapped(job.completed_processed, rec.processed_data);
   if (rec.is_savepoint) {
-    job.pending_savepoints.erase(std::remove(job.pending_savepoints.begin(), job.pending_savepoints.end(), id),
-                                 job.pending_savepoints.end());
+    job.pending_savepoints.erase(
+        std::remove(job.pending_savepoints.begin(), job.pending_savepoints.end(), id),
+        job.pending_savepoints.end());
     job.latest_savepoint = id;
     rec.written = WriteWholeFile(rec.local_dir + "/_metadata", SnapshotMetadata(job, rec));
     std::string trigger = rec.trigger_id;
@@ -1094,7 +1118,8 @@ void Cluster::CompleteSnapshot(Job& job, int64_t id) {
   PruneRecords(job);
 }
 
-void Cluster::FailSnapshot(Job& job, int64_t id, const std::string& message, bool count_for_tolerance) {
+void Cluster::FailSnapshot(Job& job, int64_t id, const std::string& message,
+                           bool count_for_tolerance) {
   CheckpointRecord& rec = job.checkpoints.at(id);
   rec.state = CheckpointRecord::State::kFailed;
   rec.failure_ts = now_;
@@ -1103,8 +1128,9 @@ void Cluster::FailSnapshot(Job& job, int64_t id, const std::string& message, boo
   ++job.count_failed;
   job.latest_failed = id;
   if (rec.is_savepoint) {
-    job.pending_savepoints.erase(std::remove(job.pending_savepoints.begin(), job.pending_savepoints.end(), id),
-                                 job.pending_savepoints.end());
+    job.pending_savepoints.erase(
+        std::remove(job.pending_savepoints.begin(), job.pending_savepoints.end(), id),
+        job.pending_savepoints.end());
     auto it = savepoint_ops_.find(job.id + "/" + rec.trigger_id);
     if (it != savepoint_ops_.end()) {
       it->second.done = true;
@@ -1131,7 +1157,8 @@ void Cluster::FailSnapshot(Job& job, int64_t id, const std::string& message, boo
 
 void Cluster::AbortPendingSnapshots(Job& job, const std::string& message) {
   if (job.pending_checkpoint) FailSnapshot(job, *job.pending_checkpoint, message, false);
-  for (int64_t id : std::vector<int64_t>(job.pending_savepoints)) FailSnapshot(job, id, message, false);
+  for (int64_t id : std::vector<int64_t>(job.pending_savepoints))
+    FailSnapshot(job, id, message, false);
 }
 
 void Cluster::PruneRecords(Job& job) {
@@ -1166,7 +1193,8 @@ void Cluster::SyncDisk(Job& job) {
   for (int64_t id : job.retained) {
     auto it = job.checkpoints.find(id);
     if (it == job.checkpoints.end() || it->second.written) continue;
-    it->second.written = WriteWholeFile(it->second.local_dir + "/_metadata", SnapshotMetadata(job, it->second));
+    it->second.written =
+        WriteWholeFile(it->second.local_dir + "/_metadata", SnapshotMetadata(job, it->second));
     it->second.written = true;  // never rewrite, even if the write failed or it is deleted later
   }
   job.disk_dirty = false;
@@ -1205,9 +1233,11 @@ void Cluster::ApplyRestore(Job& job) {
   }
   auto content = ReadWholeFile(metadata_file);
   if (!content || !StartsWith(*content, "flinksim-metadata")) {
-    job.init_failure = java::JobInitializationFailed(JavaStackTrace(
-        "java.io.IOException", "Unexpected magic number in checkpoint metadata file " + metadata_file,
-        {"org.apache.flink.runtime.checkpoint.Checkpoints.loadCheckpointMetadata(Checkpoints.java:113)"}));
+    job.init_failure = java::JobInitializationFailed(
+        JavaStackTrace("java.io.IOException",
+                       "Unexpected magic number in checkpoint metadata file " + metadata_file,
+                       {"org.apache.flink.runtime.checkpoint.Checkpoints.loadCheckpointMetadata("
+                        "Checkpoints.java:113)"}));
     return;
   }
   int64_t id = 0;

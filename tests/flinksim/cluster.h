@@ -41,8 +41,17 @@ inline bool AtLeast(FlinkVersion v, FlinkVersion min) {
 
 // org.apache.flink.api.common.JobStatus, in declaration order.
 enum class JobStatus {
-  kInitializing, kCreated, kRunning, kFailing, kFailed, kCancelling, kCanceled, kFinished,
-  kRestarting, kSuspended, kReconciling
+  kInitializing,
+  kCreated,
+  kRunning,
+  kFailing,
+  kFailed,
+  kCancelling,
+  kCanceled,
+  kFinished,
+  kRestarting,
+  kSuspended,
+  kReconciling
 };
 inline constexpr size_t kNumJobStatuses = 11;
 const char* Name(JobStatus s);
@@ -51,8 +60,16 @@ bool IsGloballyTerminal(JobStatus s);
 
 // org.apache.flink.runtime.execution.ExecutionState, in declaration order.
 enum class ExecState {
-  kCreated, kScheduled, kDeploying, kRunning, kFinished, kCanceling, kCanceled, kFailed,
-  kReconciling, kInitializing
+  kCreated,
+  kScheduled,
+  kDeploying,
+  kRunning,
+  kFinished,
+  kCanceling,
+  kCanceled,
+  kFailed,
+  kReconciling,
+  kInitializing
 };
 inline constexpr size_t kNumExecStates = 10;
 const char* Name(ExecState s);
@@ -113,9 +130,9 @@ struct ExceptionRecord {
   std::string class_name;
   std::string stacktrace;
   int64_t timestamp = 0;
-  bool global = false;      // no task, endpoint or TM id (JobManager-side failure)
-  std::string task_name;    // "Map (2/2) - execution #1"
-  std::string endpoint;     // "localhost:41235" (location/endpoint)
+  bool global = false;    // no task, endpoint or TM id (JobManager-side failure)
+  std::string task_name;  // "Map (2/2) - execution #1"
+  std::string endpoint;   // "localhost:41235" (location/endpoint)
   std::string tm_id;
 };
 
@@ -202,9 +219,9 @@ struct JobFaults {
 };
 
 struct Traffic {
-  double qps = 1000;          // records per second entering the source
-  double backpressure = 0;    // 0..1 ratio of time the non-sink tasks are backpressured
-  double lag_records = 0;     // backlog built up while backpressured
+  double qps = 1000;        // records per second entering the source
+  double backpressure = 0;  // 0..1 ratio of time the non-sink tasks are backpressured
+  double lag_records = 0;   // backlog built up while backpressured
 };
 
 // What the job is waiting for next (one timed state transition at a time).
@@ -249,10 +266,10 @@ struct Job {
   int64_t phase_at = kNever;
 
   int num_restarts = 0;
-  int64_t restart_at = kNever;  // when the current restart redeploys
+  int64_t restart_at = kNever;              // when the current restart redeploys
   std::vector<ExceptionRecord> exceptions;  // oldest first, at most 16 kept
   std::optional<std::pair<std::string, int64_t>> root_failure;  // 1.x root-exception/timestamp
-  std::optional<ExceptionRecord> failed_task_exception;  // 1.x all-exceptions when FAILED
+  std::optional<ExceptionRecord> failed_task_exception;         // 1.x all-exceptions when FAILED
   std::string init_failure;  // non-empty: INITIALIZING fails with this stringified exception
   std::optional<std::string> restore_path;  // savepointPath of the submission
   bool restore_allow_non_restored = false;
@@ -276,8 +293,8 @@ struct Job {
   std::vector<int64_t> completed_sizes;      // for the summary (bounded)
   std::vector<int64_t> completed_durations;  // for the summary (bounded)
   std::vector<int64_t> completed_processed;  // for the summary (bounded)
-  bool disk_dirty = false;  // retained checkpoints not yet written
-  int64_t integrated_to = 0;  // counters and backlog are computed up to this time
+  bool disk_dirty = false;                   // retained checkpoints not yet written
+  int64_t integrated_to = 0;                 // counters and backlog are computed up to this time
 
   std::vector<size_t> slot_tm;  // slot i (subtask i of every vertex) -> TaskManager index
   bool slots_allocated = false;
@@ -285,9 +302,7 @@ struct Job {
   Traffic traffic;
   JobFaults faults;
 
-  int64_t Duration(int64_t now) const {
-    return (end_time >= 0 ? end_time : now) - start_time;
-  }
+  int64_t Duration(int64_t now) const { return (end_time >= 0 ? end_time : now) - start_time; }
   int MaxParallelism() const;
   int TotalSubtasks() const;
   // State of one subtask (all subtasks share the job's task state, except a failed task).
@@ -313,10 +328,10 @@ struct Jar {
   std::string name;  // original file name
   std::string path;  // absolute path on disk
   int64_t uploaded = 0;
-  std::string entry_class;               // Main-Class line, "" when unknown
+  std::string entry_class;                 // Main-Class line, "" when unknown
   std::vector<std::string> operator_uids;  // from "flinksim-operators:"; empty = default topology
-  std::string job_name;                  // from "flinksim-job-name:", "" = derived from file
-  int parallelism = 2;                   // from "flinksim-parallelism:"
+  std::string job_name;                    // from "flinksim-job-name:", "" = derived from file
+  int parallelism = 2;                     // from "flinksim-parallelism:"
   std::optional<int64_t> checkpoint_interval_ms;  // from "flinksim-checkpoint-interval:"
 };
 
@@ -348,7 +363,7 @@ struct RunRequest {
 struct SavepointRequest {
   std::optional<std::string> target_directory;
   bool cancel_job = false;
-  bool stop = false;   // stop-with-savepoint (/stop)
+  bool stop = false;  // stop-with-savepoint (/stop)
   bool drain = false;
   std::string format = "CANONICAL";
   std::optional<std::string> trigger_id;
@@ -426,8 +441,7 @@ class Cluster {
   // --- control API (fault injection); the job must be known.
   // Fails the job with the given exception: through the restart strategy, or terminally
   // (FAILED at once). Error 409 when the job is not in a state that can fail.
-  SimResult<void> FailJob(const std::string& job_id, const ExceptionSpec& exception,
-                          bool terminal);
+  SimResult<void> FailJob(const std::string& job_id, const ExceptionSpec& exception, bool terminal);
   // Starts a restart loop: the job fails `after_ms` after each time it is fully running,
   // `times` times (-1 = until cleared).
   void SetRestartLoop(const std::string& job_id, int64_t after_ms, int times,
@@ -461,8 +475,7 @@ class Cluster {
   void HandleFailure(Job& job, const std::string& class_name, const std::string& stacktrace,
                      bool global, bool terminal, int vertex);
   ExceptionRecord MakeExceptionRecord(const Job& job, const std::string& class_name,
-                                      const std::string& stacktrace, bool global,
-                                      int vertex) const;
+                                      const std::string& stacktrace, bool global, int vertex) const;
   void RecordException(Job& job, ExceptionRecord record);
   void TriggerCheckpoint(Job& job);
   int64_t StartSnapshot(Job& job, bool is_savepoint, const std::string& type,

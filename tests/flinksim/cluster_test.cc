@@ -67,7 +67,9 @@ class Sim {
 
 std::string Slurp(const std::string& path) { return ReadWholeFile(path).value_or("<missing>"); }
 
-TEST_CASE("a submitted job goes INITIALIZING -> CREATED -> RUNNING and its tasks follow within a second") {
+TEST_CASE(
+    "a submitted job goes INITIALIZING -> CREATED -> RUNNING and its tasks follow within a "
+    "second") {
   Sim s;
   std::string id = s.c().StartDefaultJob("job-0", 10'000);
   Job& j = s.job(id);
@@ -92,7 +94,9 @@ TEST_CASE("a submitted job goes INITIALIZING -> CREATED -> RUNNING and its tasks
   CHECK(s.c().FreeSlots() == s.c().TotalSlots() - 2);
 }
 
-TEST_CASE("checkpoints complete at the interval with a real _metadata file; only the newest is retained") {
+TEST_CASE(
+    "checkpoints complete at the interval with a real _metadata file; only the newest is "
+    "retained") {
   Sim s;
   std::string id = s.RunningJob("job-0", 10'000);
   s.Step(9'000);
@@ -164,8 +168,10 @@ TEST_CASE("the restart strategy restarts a failing job until its attempts run ou
   CHECK(j.num_restarts == 3);
   REQUIRE(j.root_failure.has_value());
   CHECK(j.root_failure->first.find("Recovery is suppressed by FixedDelayRestartBackoffTimeStrategy("
-                                   "maxNumberRestartAttempts=3, backoffTimeMS=1000)") != std::string::npos);
-  CHECK(j.root_failure->first.find("Caused by: java.lang.RuntimeException: boom 4") != std::string::npos);
+                                   "maxNumberRestartAttempts=3, backoffTimeMS=1000)") !=
+        std::string::npos);
+  CHECK(j.root_failure->first.find("Caused by: java.lang.RuntimeException: boom 4") !=
+        std::string::npos);
   CHECK(s.c().FreeSlots() == s.c().TotalSlots());
 }
 
@@ -193,9 +199,11 @@ TEST_CASE("a savepoint is asynchronous and leaves a directory with _metadata und
   REQUIRE(op != nullptr);
   REQUIRE(op->done);
   CHECK(op->failure_class.empty());
-  CHECK(StartsWith(op->location, "file:" + s.dir() + "/my-savepoints/savepoint-" + id.substr(0, 6) + "-"));
+  CHECK(StartsWith(op->location,
+                   "file:" + s.dir() + "/my-savepoints/savepoint-" + id.substr(0, 6) + "-"));
   CHECK(fs::exists(LocalPathFromUri(op->location) + "/_metadata"));
-  CHECK(Slurp(LocalPathFromUri(op->location) + "/_metadata").find("kind: savepoint") != std::string::npos);
+  CHECK(Slurp(LocalPathFromUri(op->location) + "/_metadata").find("kind: savepoint") !=
+        std::string::npos);
   Job& j = s.job(id);
   REQUIRE(j.latest_savepoint.has_value());
   CHECK(s.Checkpoint(id, *j.latest_savepoint).type == "SAVEPOINT");
@@ -215,16 +223,19 @@ TEST_CASE("savepoint without a directory: the configured default, or 400 when no
   auto t = s.c().TriggerSavepoint(id, SavepointRequest{});
   REQUIRE(t.has_value());
   s.Step(1000);
-  CHECK(StartsWith(s.c().FindSavepointOperation(id, *t)->location, "file:" + s.dir() + "/savepoints/savepoint-"));
+  CHECK(StartsWith(s.c().FindSavepointOperation(id, *t)->location,
+                   "file:" + s.dir() + "/savepoints/savepoint-"));
   s.c().SetConfig("state.savepoints.dir", "");
   auto missing = s.c().TriggerSavepoint(id, SavepointRequest{});
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().kind == ErrorKind::kBadRequest);
-  CHECK(missing.error().text.find("Config key [execution.checkpointing.savepoint-dir] is not set. Property "
-                                  "[target-directory] must be provided.") != std::string::npos);
+  CHECK(missing.error().text.find(
+            "Config key [execution.checkpointing.savepoint-dir] is not set. Property "
+            "[target-directory] must be provided.") != std::string::npos);
   SavepointRequest stop;
   stop.stop = true;
-  CHECK(s.c().TriggerSavepoint(id, stop).error().text.find("Property [targetDirectory]") != std::string::npos);
+  CHECK(s.c().TriggerSavepoint(id, stop).error().text.find("Property [targetDirectory]") !=
+        std::string::npos);
 }
 
 TEST_CASE("savepoint on a job that is not running completes with a failure cause") {
@@ -267,7 +278,8 @@ TEST_CASE("stop-with-savepoint ends FINISHED and discards the retained checkpoin
   CHECK(s.Checkpoint(id, *j.latest_completed).discarded);
 }
 
-TEST_CASE("cancel: CANCELLING then CANCELED; again acknowledged; FINISHED/FAILED give 409; unknown 404") {
+TEST_CASE(
+    "cancel: CANCELLING then CANCELED; again acknowledged; FINISHED/FAILED give 409; unknown 404") {
   Sim s;
   std::string id = s.RunningJob("job-0");
   s.Step(11'000);
@@ -287,7 +299,8 @@ TEST_CASE("cancel: CANCELLING then CANCELED; again acknowledged; FINISHED/FAILED
   auto conflict = s.c().CancelJob(failed);
   REQUIRE_FALSE(conflict.has_value());
   CHECK(conflict.error().kind == ErrorKind::kConflict);
-  CHECK(conflict.error().text.find("already reached another terminal state (FAILED)") != std::string::npos);
+  CHECK(conflict.error().text.find("already reached another terminal state (FAILED)") !=
+        std::string::npos);
 
   auto unknown = s.c().CancelJob("0123456789abcdef0123456789abcdef");
   REQUIRE_FALSE(unknown.has_value());
@@ -359,9 +372,11 @@ TEST_CASE("restore from a missing path: accepted, then FAILED from INITIALIZING"
   CHECK(j.status == JobStatus::kFailed);
   CHECK(j.timestamps[static_cast<size_t>(JobStatus::kCreated)] == 0);
   REQUIRE(j.root_failure.has_value());
-  CHECK(j.root_failure->first.find("org.apache.flink.runtime.client.JobInitializationException: Could not start "
-                                   "the JobMaster.") == 0);
-  CHECK(j.root_failure->first.find("java.io.FileNotFoundException: Cannot find checkpoint or savepoint") !=
+  CHECK(j.root_failure->first.find(
+            "org.apache.flink.runtime.client.JobInitializationException: Could not start "
+            "the JobMaster.") == 0);
+  CHECK(j.root_failure->first.find(
+            "java.io.FileNotFoundException: Cannot find checkpoint or savepoint") !=
         std::string::npos);
   CHECK(j.exceptions.empty());
 }
@@ -373,15 +388,18 @@ TEST_CASE("state that maps to no operator fails the restore unless allowNonResto
   s.Step(1000);
   std::string location = s.c().FindSavepointOperation(id, *t)->location;
   // A new version of the program without the "enrich-map" operator.
-  std::string jar = s.UploadJar("v2.jar", "Main-Class: x.Main\nflinksim-operators: events-source=Source: Events,print-sink=Sink: Print\n");
+  std::string jar = s.UploadJar("v2.jar",
+                                "Main-Class: x.Main\nflinksim-operators: events-source=Source: "
+                                "Events,print-sink=Sink: Print\n");
   RunRequest run;
   run.savepoint_path = location;
   auto strict = s.c().RunJar(jar, run);
   REQUIRE(strict.has_value());
   s.Step(300);
   CHECK(s.job(*strict).status == JobStatus::kFailed);
-  CHECK(s.job(*strict).root_failure->first.find("Cannot map checkpoint/savepoint state for operator " +
-                                                StableHex32("operator-uid:enrich-map")) != std::string::npos);
+  CHECK(s.job(*strict).root_failure->first.find(
+            "Cannot map checkpoint/savepoint state for operator " +
+            StableHex32("operator-uid:enrich-map")) != std::string::npos);
   run.allow_non_restored_state = true;
   auto lenient = s.c().RunJar(jar, run);
   REQUIRE(lenient.has_value());
@@ -399,8 +417,10 @@ TEST_CASE("a job id already used (running, or terminal and still remembered) is 
   auto dup = s.c().RunJar(s.job(id).jar_id, run);
   REQUIRE_FALSE(dup.has_value());
   CHECK(dup.error().kind == ErrorKind::kBadRequest);
-  CHECK(dup.error().text.find("RestHandlerException: Could not execute application.") != std::string::npos);
-  CHECK(dup.error().text.find("DuplicateJobSubmissionException: Job has already been submitted.") != std::string::npos);
+  CHECK(dup.error().text.find("RestHandlerException: Could not execute application.") !=
+        std::string::npos);
+  CHECK(dup.error().text.find("DuplicateJobSubmissionException: Job has already been submitted.") !=
+        std::string::npos);
   REQUIRE(s.c().CancelJob(id));
   s.Step(500);
   CHECK_FALSE(s.c().RunJar(s.job(id).jar_id, run).has_value());
@@ -411,7 +431,8 @@ TEST_CASE("a job id already used (running, or terminal and still remembered) is 
   CHECK(*ok == "0123456789abcdef0123456789abcdef");
 }
 
-TEST_CASE("injected checkpoint failures count as failed and restart the job past the tolerable number") {
+TEST_CASE(
+    "injected checkpoint failures count as failed and restart the job past the tolerable number") {
   Sim s;
   std::string id = s.RunningJob("job-0", 1'000);
   s.c().SetCheckpointMode(id, CheckpointFaultMode::kFail, "Checkpoint was declined (injected)");
@@ -442,7 +463,8 @@ TEST_CASE("stalled checkpoints stay in progress until the timeout expires them")
   CHECK(j.count_completed == 0);
   s.Step(30'000);
   CHECK(j.count_failed == 1);
-  CHECK(s.Checkpoint(id, *j.latest_failed).failure_message == "Checkpoint expired before completing.");
+  CHECK(s.Checkpoint(id, *j.latest_failed).failure_message ==
+        "Checkpoint expired before completing.");
   s.c().SetCheckpointMode(id, CheckpointFaultMode::kOk, "");
   s.Step(10'000);
   CHECK(j.count_completed >= 1);
@@ -513,7 +535,8 @@ TEST_CASE("a job waits in SCHEDULED without free slots and deploys once slots ar
   Sim s(FlinkVersion::k1_20);
   // 2 TMs x 16 slots, parallelism 2 each: 16 jobs fill the cluster.
   std::vector<std::string> ids;
-  for (int i = 0; i < 16; ++i) ids.push_back(s.c().StartDefaultJob("job-" + std::to_string(i), 10'000));
+  for (int i = 0; i < 16; ++i)
+    ids.push_back(s.c().StartDefaultJob("job-" + std::to_string(i), 10'000));
   std::string waiting = s.c().StartDefaultJob("late", 10'000);
   s.Step(1'000);
   CHECK(s.c().FreeSlots() == 0);

@@ -2,9 +2,11 @@
 
 namespace flinksim {
 
-bool FaultRule::Applies(const std::string& path, const std::string& normalized_path, int64_t now) const {
+bool FaultRule::Applies(const std::string& path, const std::string& normalized_path,
+                        int64_t now) const {
   if (!active || now >= until) return false;
-  return path_prefix.empty() || StartsWith(path, path_prefix) || StartsWith(normalized_path, path_prefix);
+  return path_prefix.empty() || StartsWith(path, path_prefix) ||
+         StartsWith(normalized_path, path_prefix);
 }
 
 void Faults::SetDown(DownMode mode, int64_t until) {
@@ -27,15 +29,20 @@ void Faults::SetSlow(int64_t delay_ms, const std::string& prefix, int64_t until)
   slow_delay_ms_ = delay_ms;
 }
 
-void Faults::SetGarbage(const std::string& prefix, int64_t until) { garbage_ = FaultRule{true, prefix, until}; }
-void Faults::SetTruncate(const std::string& prefix, int64_t until) { truncate_ = FaultRule{true, prefix, until}; }
+void Faults::SetGarbage(const std::string& prefix, int64_t until) {
+  garbage_ = FaultRule{true, prefix, until};
+}
+void Faults::SetTruncate(const std::string& prefix, int64_t until) {
+  truncate_ = FaultRule{true, prefix, until};
+}
 void Faults::SetServerError(const std::string& prefix, int64_t until) {
   server_error_ = FaultRule{true, prefix, until};
 }
 
 void Faults::Clear() { *this = Faults(); }
 
-FaultDecision Faults::Decide(const std::string& path, const std::string& normalized_path, int64_t now) {
+FaultDecision Faults::Decide(const std::string& path, const std::string& normalized_path,
+                             int64_t now) {
   FaultDecision d;
   if (Down(now) == DownMode::kHang) {
     d.hang = true;

@@ -27,8 +27,8 @@ struct FaultRule {
 // What to do with one REST request.
 struct FaultDecision {
   enum class Body { kNormal, kLeaderElection, kGarbage, kTruncated, kServerError };
-  bool hang = false;         // accept and do not answer (yet)
-  int64_t delay_ms = 0;      // real milliseconds to wait before answering
+  bool hang = false;     // accept and do not answer (yet)
+  int64_t delay_ms = 0;  // real milliseconds to wait before answering
   Body body = Body::kNormal;
 };
 

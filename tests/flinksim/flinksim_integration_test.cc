@@ -40,10 +40,21 @@ rapidjson::Document Parse(const std::string& body) {
 class Flinksim {
  public:
   explicit Flinksim(const std::vector<std::string>& extra = {}) : dir_("flinksim-it") {
-    std::vector<std::string> argv = {FLINKSIM_BINARY,  "--listen",   "127.0.0.1:0", "--port-file",
-                                     dir_.File("ports"), "--time-scale", "20",         "--seed",
-                                     "5",                "--data-dir",  dir_.File("data"),
-                                     "--prometheus-listen", "127.0.0.1:0", "--control-listen", "127.0.0.1:0"};
+    std::vector<std::string> argv = {FLINKSIM_BINARY,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--port-file",
+                                     dir_.File("ports"),
+                                     "--time-scale",
+                                     "20",
+                                     "--seed",
+                                     "5",
+                                     "--data-dir",
+                                     dir_.File("data"),
+                                     "--prometheus-listen",
+                                     "127.0.0.1:0",
+                                     "--control-listen",
+                                     "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = ChildProcess::Start(argv, dir_.File("flinksim.log"));
     auto line = flinkguard::testing::WaitForFileLine(dir_.File("ports"), 15s);
@@ -61,7 +72,8 @@ class Flinksim {
     return HttpCall("GET", rest_ + path, "", {}, timeout);
   }
   HttpReply Control(const std::string& action, const std::string& body) {
-    HttpReply r = HttpCall("POST", control_ + "/_sim/" + action, body, {"Content-Type: application/json"});
+    HttpReply r =
+        HttpCall("POST", control_ + "/_sim/" + action, body, {"Content-Type: application/json"});
     INFO(action << " " << body << " -> " << r.status << " " << r.body);
     CHECK(r.status == 200);
     return r;
@@ -95,14 +107,17 @@ int RunningJobs(const std::string& body) {
   int n = 0;
   if (!d.IsObject() || !d.HasMember("jobs")) return 0;
   for (const auto& j : d["jobs"].GetArray()) {
-    if (std::string(j["state"].GetString()) == "RUNNING" && j["tasks"]["running"].GetInt() == j["tasks"]["total"].GetInt()) {
+    if (std::string(j["state"].GetString()) == "RUNNING" &&
+        j["tasks"]["running"].GetInt() == j["tasks"]["total"].GetInt()) {
       ++n;
     }
   }
   return n;
 }
 
-TEST_CASE("flinksim starts N running jobs, checkpoints over time, serves /v1 and stops cleanly on SIGTERM") {
+TEST_CASE(
+    "flinksim starts N running jobs, checkpoints over time, serves /v1 and stops cleanly on "
+    "SIGTERM") {
   Flinksim sim({"--jobs", "3"});
   CHECK(sim.WaitFor("/jobs/overview", [](const std::string& b) { return RunningJobs(b) == 3; }));
   HttpReply v1 = sim.Get("/v1/jobs/overview");
@@ -115,8 +130,10 @@ TEST_CASE("flinksim starts N running jobs, checkpoints over time, serves /v1 and
     return d.IsObject() && d.HasMember("counts") ? d["counts"]["completed"].GetInt() : 0;
   };
   int first = 0;
-  CHECK(sim.WaitFor("/jobs/" + id + "/checkpoints", [&](const std::string& b) { return (first = completed(b)) >= 1; }));
-  CHECK(sim.WaitFor("/jobs/" + id + "/checkpoints", [&](const std::string& b) { return completed(b) >= first + 2; }));
+  CHECK(sim.WaitFor("/jobs/" + id + "/checkpoints",
+                    [&](const std::string& b) { return (first = completed(b)) >= 1; }));
+  CHECK(sim.WaitFor("/jobs/" + id + "/checkpoints",
+                    [&](const std::string& b) { return completed(b) >= first + 2; }));
   auto cp = Parse(sim.Get("/jobs/" + id + "/checkpoints").body);
   std::string path = cp["latest"]["completed"]["external_path"].GetString();
   CHECK(path.rfind("file:" + sim.dir().File("data") + "/checkpoints/" + id + "/chk-", 0) == 0);
@@ -131,7 +148,9 @@ TEST_CASE("fault injection over HTTP: 503 leader election, garbage, refuse, hang
   sim.Control("leader_election", R"({"requests":1})");
   HttpReply le = sim.Get("/overview");
   CHECK(le.status == 503);
-  CHECK(le.body == R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})");
+  CHECK(
+      le.body ==
+      R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})");
   CHECK(sim.Get("/overview").status == 200);
 
   sim.Control("garbage", R"({"path_prefix":"/config"})");
@@ -187,11 +206,14 @@ TEST_CASE("mutating requests are logged with the client identity headers") {
 TEST_CASE("multipart jar upload and run over HTTP") {
   Flinksim sim({"--flink-version", "2.0"});
   const std::string boundary = "XyZflinksim";
-  std::string body = "--" + boundary +
-                     "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"orders.jar\"\r\n"
-                     "Content-Type: application/x-java-archive\r\n\r\n"
-                     "Main-Class: com.acme.Orders\nflinksim-operators: src=Source: Orders,agg=Aggregate,sink=Sink: DB\n"
-                     "\r\n--" + boundary + "--\r\n";
+  std::string body =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"orders.jar\"\r\n"
+      "Content-Type: application/x-java-archive\r\n\r\n"
+      "Main-Class: com.acme.Orders\nflinksim-operators: src=Source: "
+      "Orders,agg=Aggregate,sink=Sink: DB\n"
+      "\r\n--" +
+      boundary + "--\r\n";
   HttpReply up = HttpCall("POST", sim.rest() + "/jars/upload", body,
                           {"Content-Type: multipart/form-data; boundary=" + boundary});
   INFO(up.body);
@@ -205,7 +227,8 @@ TEST_CASE("multipart jar upload and run over HTTP") {
   std::string id = Parse(run.body)["jobid"].GetString();
   CHECK(sim.WaitFor("/jobs/" + id, [](const std::string& b) {
     auto d = Parse(b);
-    return std::string(d["state"].GetString()) == "RUNNING" && d["status-counts"]["RUNNING"].GetInt() == 3;
+    return std::string(d["state"].GetString()) == "RUNNING" &&
+           d["status-counts"]["RUNNING"].GetInt() == 3;
   }));
   auto details = Parse(sim.Get("/jobs/" + id).body);
   CHECK(std::string(details["name"].GetString()) == "orders");
@@ -219,7 +242,8 @@ TEST_CASE("the Prometheus endpoint serves Flink's exposition and passes promtool
   HttpReply m = HttpCall("GET", sim.prometheus() + "/metrics");
   REQUIRE(m.status == 200);
   CHECK(m.content_type.find("text/plain") == 0);
-  CHECK(m.body.find("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{") != std::string::npos);
+  CHECK(m.body.find("flink_taskmanager_job_task_operator_numRecordsOutPerSecond{") !=
+        std::string::npos);
   CHECK(m.body.find("flink_jobmanager_job_numRestarts{") != std::string::npos);
   if (std::system("command -v promtool > /dev/null 2>&1") == 0) {
     const std::string file = sim.dir().File("metrics.txt");
@@ -235,9 +259,11 @@ TEST_CASE("the Prometheus endpoint serves Flink's exposition and passes promtool
     size_t start = 0;
     while (start < report.size()) {
       size_t end = report.find('\n', start);
-      std::string line = report.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      std::string line =
+          report.substr(start, end == std::string::npos ? std::string::npos : end - start);
       start = end == std::string::npos ? report.size() : end + 1;
-      if (!line.empty() && line.find("should be written in 'snake_case' not 'camelCase'") == std::string::npos) {
+      if (!line.empty() &&
+          line.find("should be written in 'snake_case' not 'camelCase'") == std::string::npos) {
         other += line + "\n";
       }
     }

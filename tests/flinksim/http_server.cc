@@ -16,26 +16,16 @@ constexpr long long kMaxBodyBytes = 512LL * 1024 * 1024;
 
 const char* Reason(int status) {
   switch (status) {
-    case 200:
-      return "OK";
-    case 202:
-      return "Accepted";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Unknown";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
   }
 }
 
@@ -75,7 +65,8 @@ void ShutdownListeningSockets(int port) {
     const int fd = static_cast<int>(fd_long);
     int listening = 0;
     socklen_t len = sizeof(listening);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0)
+      continue;
     sockaddr_storage addr{};
     socklen_t alen = sizeof(addr);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
@@ -92,7 +83,8 @@ void ShutdownListeningSockets(int port) {
 }  // namespace
 
 void WriteResponse(mg_connection* conn, const HttpResponse& response) {
-  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + Reason(response.status) + "\r\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(response.status) + " " + Reason(response.status) + "\r\n";
   head += "Content-Type: " + response.content_type + "\r\n";
   head += "Access-Control-Allow-Origin: *\r\n";
   head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
@@ -100,14 +92,22 @@ void WriteResponse(mg_connection* conn, const HttpResponse& response) {
   if (!response.body.empty()) mg_write(conn, response.body.data(), response.body.size());
 }
 
-std::unique_ptr<Listener> Listener::Start(const std::string& host_port, int threads, Handler handler,
-                                          std::string* error) {
+std::unique_ptr<Listener> Listener::Start(const std::string& host_port, int threads,
+                                          Handler handler, std::string* error) {
   std::unique_ptr<Listener> l(new Listener());
   l->handler_ = std::move(handler);
   std::string thread_count = std::to_string(threads < 1 ? 1 : threads);
-  const char* options[] = {"listening_ports", host_port.c_str(), "num_threads", thread_count.c_str(),
-                           "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
-                           "request_timeout_ms", "30000", nullptr};
+  const char* options[] = {"listening_ports",
+                           host_port.c_str(),
+                           "num_threads",
+                           thread_count.c_str(),
+                           "enable_keep_alive",
+                           "yes",
+                           "keep_alive_timeout_ms",
+                           "5000",
+                           "request_timeout_ms",
+                           "30000",
+                           nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   callbacks.begin_request = &Listener::OnRequest;

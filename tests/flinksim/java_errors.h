@@ -28,8 +28,7 @@ std::string UnknownSavepointTrigger(const std::string& trigger_id, const std::st
 // Body that does not match the request class (400), e.g. unknown field on <= 1.19.
 std::string RequestFormatMismatch(const std::string& request_class, const std::string& detail);
 // Unparsable path or query parameter (400).
-std::string BadParameter(const std::string& kind, const std::string& key,
-                         const std::string& value);
+std::string BadParameter(const std::string& kind, const std::string& key, const std::string& value);
 // Jar run: jar not found (400).
 std::string JarNotFound(const std::string& jar_path);
 // Jar run: the submission was rejected (400 "Could not execute application."), wrapping

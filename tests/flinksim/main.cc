@@ -37,7 +37,8 @@ std::atomic<bool> g_stopping{false};
 // Sleeps up to `ms` real milliseconds in small steps, returning early when stopping.
 void InterruptibleSleep(int64_t ms) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (int i = 0; i < 1'000'000 && !g_stopping.load() && std::chrono::steady_clock::now() < end; ++i) {
+  for (int i = 0; i < 1'000'000 && !g_stopping.load() && std::chrono::steady_clock::now() < end;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(20, ms)));
   }
 }
@@ -86,20 +87,28 @@ int main(int argc, char** argv) {
   std::vector<std::string> conf;
   bool keep_data_dir = false;
   app.add_option("--listen", listen, "REST address host:port (port 0 = ephemeral)")->required();
-  app.add_option("--flink-version", version, "Emulated Flink version: 1.18, 1.20 or 2.0 (or a full 1.20.1)");
+  app.add_option("--flink-version", version,
+                 "Emulated Flink version: 1.18, 1.20 or 2.0 (or a full 1.20.1)");
   app.add_option("--jobs", jobs, "Streaming jobs started at startup (job-0, job-1, ...)");
   app.add_option("--scenario", scenario_path, "YAML scenario file of timed control actions");
   app.add_option("--time-scale", time_scale, "Simulated seconds per real second");
-  app.add_option("--data-dir", data_dir, "Directory for checkpoints, savepoints and jars (default: fresh temp dir)");
-  app.add_option("--prometheus-listen", prometheus_listen, "Prometheus exposition address host:port");
-  app.add_option("--control-listen", control_listen, "Control API address host:port (stays up when REST is down)");
-  app.add_option("--port-file", port_file, "Write 'rest=h:p prometheus=h:p control=h:p' here once bound");
+  app.add_option("--data-dir", data_dir,
+                 "Directory for checkpoints, savepoints and jars (default: fresh temp dir)");
+  app.add_option("--prometheus-listen", prometheus_listen,
+                 "Prometheus exposition address host:port");
+  app.add_option("--control-listen", control_listen,
+                 "Control API address host:port (stays up when REST is down)");
+  app.add_option("--port-file", port_file,
+                 "Write 'rest=h:p prometheus=h:p control=h:p' here once bound");
   app.add_option("--seed", seed, "Random seed (0 = from the clock)");
   app.add_option("--threads", threads, "HTTP worker threads per listener");
-  app.add_option("--checkpoint-interval", checkpoint_interval, "Checkpoint interval of the --jobs jobs (simulated)");
-  app.add_option("--taskmanagers", taskmanagers, "TaskManagers (default: enough for the --jobs jobs, at least 2)");
+  app.add_option("--checkpoint-interval", checkpoint_interval,
+                 "Checkpoint interval of the --jobs jobs (simulated)");
+  app.add_option("--taskmanagers", taskmanagers,
+                 "TaskManagers (default: enough for the --jobs jobs, at least 2)");
   app.add_option("--slots", slots, "Slots per TaskManager");
-  app.add_option("--conf", conf, "Cluster configuration entry KEY=VALUE (repeatable; empty value removes)");
+  app.add_option("--conf", conf,
+                 "Cluster configuration entry KEY=VALUE (repeatable; empty value removes)");
   app.add_flag("--keep-data-dir", keep_data_dir, "Keep an auto-created data dir on exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -108,14 +117,17 @@ int main(int argc, char** argv) {
     return 2;
   };
   auto parsed_version = flinksim::ParseFlinkVersion(version);
-  if (!parsed_version) return fail("--flink-version: unsupported version '" + version + "' (use 1.18, 1.20 or 2.0)");
+  if (!parsed_version)
+    return fail("--flink-version: unsupported version '" + version + "' (use 1.18, 1.20 or 2.0)");
   if (!(time_scale > 0)) return fail("--time-scale: must be > 0");
   if (jobs < 0 || jobs > 10'000) return fail("--jobs: must be between 0 and 10000");
   auto interval_ms = flinksim::ParseDurationMs(checkpoint_interval);
-  if (!interval_ms) return fail("--checkpoint-interval: cannot parse '" + checkpoint_interval + "'");
+  if (!interval_ms)
+    return fail("--checkpoint-interval: cannot parse '" + checkpoint_interval + "'");
   std::string rest_host;
   int rest_port = 0;
-  if (!SplitHostPort(listen, &rest_host, &rest_port)) return fail("--listen: expected host:port, got '" + listen + "'");
+  if (!SplitHostPort(listen, &rest_host, &rest_port))
+    return fail("--listen: expected host:port, got '" + listen + "'");
 
   bool temp_data_dir = false;
   if (data_dir.empty()) {
@@ -129,9 +141,12 @@ int main(int argc, char** argv) {
 
   flinksim::SimulatorOptions options;
   options.cluster.version = *parsed_version;
-  if (version.find('.', version.find('.') + 1) != std::string::npos) options.cluster.version_string = version;
+  if (version.find('.', version.find('.') + 1) != std::string::npos)
+    options.cluster.version_string = version;
   options.cluster.data_dir = data_dir;
-  options.cluster.seed = seed != 0 ? seed : static_cast<uint64_t>(std::time(nullptr)) ^ static_cast<uint64_t>(::getpid());
+  options.cluster.seed =
+      seed != 0 ? seed
+                : static_cast<uint64_t>(std::time(nullptr)) ^ static_cast<uint64_t>(::getpid());
   options.cluster.slots_per_tm = std::max(1, slots);
   int needed_tms = (jobs * 2 + options.cluster.slots_per_tm - 1) / options.cluster.slots_per_tm + 1;
   options.cluster.taskmanagers = taskmanagers > 0 ? taskmanagers : std::max(2, needed_tms);
@@ -140,7 +155,8 @@ int main(int argc, char** argv) {
   for (const auto& entry : conf) {
     size_t eq = entry.find('=');
     if (eq == std::string::npos) return fail("--conf: expected KEY=VALUE, got '" + entry + "'");
-    options.cluster.config[flinksim::Trim(entry.substr(0, eq))] = flinksim::Trim(entry.substr(eq + 1));
+    options.cluster.config[flinksim::Trim(entry.substr(0, eq))] =
+        flinksim::Trim(entry.substr(eq + 1));
   }
   options.initial_jobs = jobs;
   options.checkpoint_interval_ms = *interval_ms;
@@ -180,7 +196,9 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 30'000 && !g_stopping.load() && sim.Hanging(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      if (g_stopping.load() || std::chrono::steady_clock::now() - started > std::chrono::minutes(10)) return 0;
+      if (g_stopping.load() ||
+          std::chrono::steady_clock::now() - started > std::chrono::minutes(10))
+        return 0;
     }
     return 0;
   };
@@ -214,15 +232,18 @@ int main(int argc, char** argv) {
   if (!prometheus_listen.empty()) {
     std::string host;
     int port = 0;
-    if (!SplitHostPort(prometheus_listen, &host, &port)) return fail("--prometheus-listen: expected host:port");
-    prometheus = Listener::Start(prometheus_listen, std::max(2, threads / 4), prometheus_handler, &error);
+    if (!SplitHostPort(prometheus_listen, &host, &port))
+      return fail("--prometheus-listen: expected host:port");
+    prometheus =
+        Listener::Start(prometheus_listen, std::max(2, threads / 4), prometheus_handler, &error);
     if (!prometheus) return fail(error);
     prometheus_bound = host + ":" + std::to_string(prometheus->port());
   }
   if (!control_listen.empty()) {
     std::string host;
     int port = 0;
-    if (!SplitHostPort(control_listen, &host, &port)) return fail("--control-listen: expected host:port");
+    if (!SplitHostPort(control_listen, &host, &port))
+      return fail("--control-listen: expected host:port");
     control = Listener::Start(control_listen, std::max(2, threads / 4), control_handler, &error);
     if (!control) return fail(error);
     control_bound = host + ":" + std::to_string(control->port());
@@ -232,7 +253,8 @@ int main(int argc, char** argv) {
   std::string line = "rest=" + rest_bound;
   if (!prometheus_bound.empty()) line += " prometheus=" + prometheus_bound;
   if (!control_bound.empty()) line += " control=" + control_bound;
-  if (!port_file.empty() && !WritePortFile(port_file, line)) return fail("cannot write --port-file " + port_file);
+  if (!port_file.empty() && !WritePortFile(port_file, line))
+    return fail("cannot write --port-file " + port_file);
   std::cout << "flinksim: " << line << " flink-version=" << version << " jobs=" << jobs
             << " time-scale=" << time_scale << " data-dir=" << data_dir << std::endl;
 

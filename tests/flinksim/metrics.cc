@@ -33,17 +33,19 @@ MetricList JobScopeMetrics(const Cluster& cluster, const Job& job) {
   if (!AtLeast(v, FlinkVersion::k2_0)) add("fullRestarts", LongString(job.num_restarts));
   if (AtLeast(v, FlinkVersion::k2_0)) add("numRescales", "0");
   add("uptime", LongString(SinceIf(job, JobStatus::kRunning, now)));
-  add("downtime", LongString(job.status == JobStatus::kRestarting || job.status == JobStatus::kFailing
-                                 ? now - job.timestamps[static_cast<size_t>(job.status)]
-                                 : 0));
+  add("downtime",
+      LongString(job.status == JobStatus::kRestarting || job.status == JobStatus::kFailing
+                     ? now - job.timestamps[static_cast<size_t>(job.status)]
+                     : 0));
   add("runningTime", LongString(SinceIf(job, JobStatus::kRunning, now)));
   add("restartingTime", LongString(SinceIf(job, JobStatus::kRestarting, now)));
   add("cancellingTime", LongString(SinceIf(job, JobStatus::kCancelling, now)));
   add("failingTime", LongString(SinceIf(job, JobStatus::kFailing, now)));
   add("initializingTime", LongString(SinceIf(job, JobStatus::kInitializing, now)));
   add("createdTime", LongString(SinceIf(job, JobStatus::kCreated, now)));
-  bool deploying = job.status == JobStatus::kRunning &&
-                   (job.task_state == ExecState::kDeploying || job.task_state == ExecState::kInitializing);
+  bool deploying =
+      job.status == JobStatus::kRunning &&
+      (job.task_state == ExecState::kDeploying || job.task_state == ExecState::kInitializing);
   add("deployingTime", LongString(deploying && job.deploy_time >= 0 ? now - job.deploy_time : 0));
 
   const CheckpointRecord* last = nullptr;
@@ -62,7 +64,8 @@ MetricList JobScopeMetrics(const Cluster& cluster, const Job& job) {
   add("lastCheckpointProcessedData", LongString(last ? last->processed_data : -1));
   add("lastCheckpointPersistedData", LongString(last ? 0 : -1));
   add("lastCheckpointRestoreTimestamp", LongString(job.restored ? job.restored->restore_ts : -1));
-  int in_progress = (job.pending_checkpoint ? 1 : 0) + static_cast<int>(job.pending_savepoints.size());
+  int in_progress =
+      (job.pending_checkpoint ? 1 : 0) + static_cast<int>(job.pending_savepoints.size());
   add("numberOfInProgressCheckpoints", LongString(in_progress));
   add("numberOfCompletedCheckpoints", LongString(job.count_completed));
   add("numberOfFailedCheckpoints", LongString(job.count_failed));
@@ -79,8 +82,12 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   const SubtaskRates r = cluster.Rates(job, vi);
   const int p = v.parallelism;
   const int64_t now = cluster.now();
-  auto task = [&](const char* name, std::string value) { out.push_back({name, std::move(value), false}); };
-  auto op = [&](const char* name, std::string value) { out.push_back({name, std::move(value), true}); };
+  auto task = [&](const char* name, std::string value) {
+    out.push_back({name, std::move(value), false});
+  };
+  auto op = [&](const char* name, std::string value) {
+    out.push_back({name, std::move(value), true});
+  };
 
   const int64_t rin = PerSubtask(v.records_in, p);
   const int64_t rout = PerSubtask(v.records_out, p);
@@ -102,8 +109,8 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   task("maxSoftBackPressureTimeMs", LongString(bp > 0 ? 50 : 0));
   task("maxHardBackPressureTimeMs", LongString(0));
   task("idleTimeMsPerSecond", LongString(static_cast<int64_t>(std::llround(r.idle_ms_per_s))));
-  task("busyTimeMsPerSecond", DoubleString(std::isnan(r.busy_ms_per_s) ? r.busy_ms_per_s
-                                                                       : std::round(r.busy_ms_per_s)));
+  task("busyTimeMsPerSecond",
+       DoubleString(std::isnan(r.busy_ms_per_s) ? r.busy_ms_per_s : std::round(r.busy_ms_per_s)));
   task("isBackPressured", bp > 0 ? "true" : "false");
   if (!v.is_source) task("currentInputWatermark", LongString(watermark));
   task("checkpointStartDelayNanos", LongString(3'000'000));
@@ -113,7 +120,8 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   task("buffers.inputQueueLength", LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
   task("buffers.outputQueueLength", LongString(v.is_sink ? 0 : 1));
   task("buffers.inputFloatingBuffersUsage", DoubleString(0.0));
-  task("buffers.inputExclusiveBuffersUsage", DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.8 : 0.0)));
+  task("buffers.inputExclusiveBuffersUsage",
+       DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.8 : 0.0)));
   // Network stack counters (local = same TaskManager, remote = over the network).
   const int64_t buffers_out = rout / 100;
   task("numBuffersOut", LongString(buffers_out));
@@ -134,12 +142,15 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   task("Shuffle.Netty.Input.numBuffersInLocalPerSecond", DoubleString(r.records_in_per_s / 100.0));
   task("Shuffle.Netty.Input.numBuffersInRemote", LongString(0));
   task("Shuffle.Netty.Input.numBuffersInRemotePerSecond", DoubleString(0.0));
-  task("Shuffle.Netty.Input.Buffers.inPoolUsage", DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.9 : 0.1)));
-  task("Shuffle.Netty.Input.Buffers.inputQueueLength", LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
+  task("Shuffle.Netty.Input.Buffers.inPoolUsage",
+       DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.9 : 0.1)));
+  task("Shuffle.Netty.Input.Buffers.inputQueueLength",
+       LongString(v.is_source ? 0 : (bp > 0 ? 8 : 0)));
   task("Shuffle.Netty.Input.Buffers.inputFloatingBuffersUsage", DoubleString(0.0));
   task("Shuffle.Netty.Input.Buffers.inputExclusiveBuffersUsage",
        DoubleString(v.is_source ? 0.0 : (bp > 0 ? 0.8 : 0.0)));
-  task("Shuffle.Netty.Output.Buffers.outPoolUsage", DoubleString(v.is_sink ? 0.0 : (bp > 0 ? 1.0 : 0.1)));
+  task("Shuffle.Netty.Output.Buffers.outPoolUsage",
+       DoubleString(v.is_sink ? 0.0 : (bp > 0 ? 1.0 : 0.1)));
   task("Shuffle.Netty.Output.Buffers.outputQueueLength", LongString(v.is_sink ? 0 : 1));
 
   op("numRecordsIn", LongString(rin));
@@ -147,11 +158,13 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   op("numRecordsInPerSecond", DoubleString(r.records_in_per_s));
   op("numRecordsOutPerSecond", DoubleString(r.records_out_per_s));
   if (!v.is_source) op("currentInputWatermark", LongString(watermark));
-  op("currentOutputWatermark", LongString(v.is_sink ? std::numeric_limits<int64_t>::min() : watermark));
+  op("currentOutputWatermark",
+     LongString(v.is_sink ? std::numeric_limits<int64_t>::min() : watermark));
   if (v.is_source) {
     const double pending = cluster.PendingRecordsPerSubtask(job);
     op("pendingRecords", LongString(static_cast<int64_t>(pending)));
-    op("currentEmitEventTimeLag", LongString(150 + static_cast<int64_t>(pending / std::max(1.0, job.traffic.qps) * 1000.0)));
+    op("currentEmitEventTimeLag",
+       LongString(150 + static_cast<int64_t>(pending / std::max(1.0, job.traffic.qps) * 1000.0)));
     op("currentFetchEventTimeLag", LongString(120));
     op("sourceIdleTime", LongString(0));
     op("numRecordsInErrors", LongString(0));
@@ -173,7 +186,8 @@ namespace {
 
 // The Status.JVM.* group every Flink process (JobManager and TaskManager) reports, for a JVM
 // running G1 (the default collector of Flink's Java 11/17 images).
-void AddJvmMetrics(MetricList& out, int64_t heap_used, int64_t heap_max, int64_t threads, double cpu_load) {
+void AddJvmMetrics(MetricList& out, int64_t heap_used, int64_t heap_max, int64_t threads,
+                   double cpu_load) {
   auto add = [&](const char* id, std::string v) { out.push_back({id, std::move(v)}); };
   add("Status.JVM.CPU.Load", DoubleString(cpu_load));
   add("Status.JVM.CPU.Time", LongString(574'220'000'000));
@@ -210,7 +224,8 @@ MetricList JobManagerMetrics(const Cluster& cluster) {
   }
   MetricList out = {
       {"numRunningJobs", LongString(running)},
-      {"numRegisteredTaskManagers", LongString(static_cast<int64_t>(cluster.taskmanagers().size()))},
+      {"numRegisteredTaskManagers",
+       LongString(static_cast<int64_t>(cluster.taskmanagers().size()))},
       {"taskSlotsTotal", LongString(cluster.TotalSlots())},
       {"taskSlotsAvailable", LongString(cluster.FreeSlots())},
   };
@@ -222,7 +237,8 @@ MetricList TaskManagerMetrics(const Cluster& cluster, const TaskManager& tm) {
   (void)cluster;
   const int used = tm.slots - tm.FreeSlots();
   MetricList out;
-  AddJvmMetrics(out, 120'000'000 + 10'000'000LL * used, 536'870'912, 60 + 6 * used, 0.02 + 0.01 * used);
+  AddJvmMetrics(out, 120'000'000 + 10'000'000LL * used, 536'870'912, 60 + 6 * used,
+                0.02 + 0.01 * used);
   out.push_back({"Status.Shuffle.Netty.AvailableMemorySegments", LongString(4096 - 64 * used)});
   out.push_back({"Status.Shuffle.Netty.UsedMemorySegments", LongString(64 * used)});
   out.push_back({"Status.Shuffle.Netty.TotalMemorySegments", LongString(4096)});
@@ -257,8 +273,8 @@ std::vector<AggregatedMetric> Aggregate(const std::vector<MetricList>& stores,
         }
       }
     }
-    if (!numeric) continue;             // not numeric: skipped (logged by Flink)
-    if (values.empty()) return {};      // Flink's quirk: one missing id empties the reply
+    if (!numeric) continue;         // not numeric: skipped (logged by Flink)
+    if (values.empty()) return {};  // Flink's quirk: one missing id empties the reply
     AggregatedMetric a;
     a.id = id;
     a.min = values[0];

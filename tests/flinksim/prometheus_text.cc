@@ -51,7 +51,8 @@ class Exposition {
   static std::string Sanitize(const std::string& metric) {
     std::string out = metric;
     for (char& c : out) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_';
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == ':' || c == '_';
       if (!ok) c = '_';
     }
     return out;
@@ -91,12 +92,22 @@ class Exposition {
 // the network-stack details (Shuffle.*, numBuffers*, local/remote byte counters) to keep a
 // scrape of 100 jobs small. The REST metric endpoints still list them.
 bool ExportedTaskMetric(const std::string& name) {
-  static const char* const kExported[] = {
-      "numRecordsIn", "numRecordsOut", "numRecordsInPerSecond", "numRecordsOutPerSecond",
-      "numBytesInPerSecond", "numBytesOutPerSecond", "backPressuredTimeMsPerSecond",
-      "softBackPressuredTimeMsPerSecond", "hardBackPressuredTimeMsPerSecond", "idleTimeMsPerSecond",
-      "busyTimeMsPerSecond", "isBackPressured", "currentInputWatermark", "checkpointStartDelayNanos",
-      "buffers.inPoolUsage", "buffers.outPoolUsage"};
+  static const char* const kExported[] = {"numRecordsIn",
+                                          "numRecordsOut",
+                                          "numRecordsInPerSecond",
+                                          "numRecordsOutPerSecond",
+                                          "numBytesInPerSecond",
+                                          "numBytesOutPerSecond",
+                                          "backPressuredTimeMsPerSecond",
+                                          "softBackPressuredTimeMsPerSecond",
+                                          "hardBackPressuredTimeMsPerSecond",
+                                          "idleTimeMsPerSecond",
+                                          "busyTimeMsPerSecond",
+                                          "isBackPressured",
+                                          "currentInputWatermark",
+                                          "checkpointStartDelayNanos",
+                                          "buffers.inPoolUsage",
+                                          "buffers.outPoolUsage"};
   for (const char* n : kExported) {
     if (name == n) return true;
   }
@@ -108,7 +119,8 @@ bool ExportedTaskMetric(const std::string& name) {
 std::string PrometheusExposition(const Cluster& cluster) {
   Exposition e;
   const std::string host = "localhost";
-  for (const auto& m : JobManagerMetrics(cluster)) e.Add("jobmanager", m.id, {{"host", host}}, m.value);
+  for (const auto& m : JobManagerMetrics(cluster))
+    e.Add("jobmanager", m.id, {{"host", host}}, m.value);
   for (const auto& tm : cluster.taskmanagers()) {
     for (const auto& m : TaskManagerMetrics(cluster, tm)) {
       e.Add("taskmanager", m.id, {{"host", tm.host}, {"tm_id", tm.id}}, m.value);
@@ -116,7 +128,8 @@ std::string PrometheusExposition(const Cluster& cluster) {
   }
   for (const auto& job : cluster.jobs()) {
     for (const auto& m : JobScopeMetrics(cluster, *job)) {
-      e.Add("jobmanager_job", m.id, {{"job_id", job->id}, {"job_name", job->name}, {"host", host}}, m.value);
+      e.Add("jobmanager_job", m.id, {{"job_id", job->id}, {"job_name", job->name}, {"host", host}},
+            m.value);
     }
   }
   for (const auto& job : cluster.jobs()) {
@@ -124,9 +137,10 @@ std::string PrometheusExposition(const Cluster& cluster) {
     for (size_t vi = 0; vi < job->vertices.size(); ++vi) {
       const Vertex& v = job->vertices[vi];
       for (int s = 0; s < v.parallelism; ++s) {
-        const TaskManager& tm = cluster.taskmanagers()[job->slot_tm[static_cast<size_t>(s) % job->slot_tm.size()]];
-        const std::string attempt_id =
-            StableHex32(job->id + "/" + v.id + "/" + std::to_string(s) + "/" + std::to_string(job->attempt));
+        const TaskManager& tm =
+            cluster.taskmanagers()[job->slot_tm[static_cast<size_t>(s) % job->slot_tm.size()]];
+        const std::string attempt_id = StableHex32(job->id + "/" + v.id + "/" + std::to_string(s) +
+                                                   "/" + std::to_string(job->attempt));
         Labels task_labels = {{"job_id", job->id},
                               {"job_name", job->name},
                               {"task_name", v.name},

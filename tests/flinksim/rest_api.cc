@@ -138,7 +138,9 @@ IoMetrics VertexIo(const Vertex& v, int share_of) {
   m.write_records = part(v.records_out);
   m.backpressured = part(v.backpressured_ms);
   m.idle = part(v.idle_ms);
-  m.busy = std::isnan(v.busy_ms) ? v.busy_ms : std::floor(v.busy_ms / static_cast<double>(std::max(1, share_of)));
+  m.busy = std::isnan(v.busy_ms)
+               ? v.busy_ms
+               : std::floor(v.busy_ms / static_cast<double>(std::max(1, share_of)));
   return m;
 }
 
@@ -180,7 +182,8 @@ void WriteSummary(JsonOut& j, const std::vector<int64_t>& values) {
     j.KV("max", *std::max_element(values.begin(), values.end()));
     j.KV("avg", sum / static_cast<int64_t>(values.size()));
   }
-  for (auto [key, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p95", 95.0}, {"p99", 99.0}, {"p999", 99.9}}) {
+  for (auto [key, p] :
+       {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p95", 95.0}, {"p99", 99.0}, {"p999", 99.9}}) {
     j.Key(key).Number(Percentile(values, p));
   }
   j.EndObject();
@@ -189,9 +192,13 @@ void WriteSummary(JsonOut& j, const std::vector<int64_t>& values) {
 void WriteCheckpoint(JsonOut& j, const Cluster& cluster, const CheckpointRecord& r) {
   using S = CheckpointRecord::State;
   j.BeginObject();
-  j.KV("className", r.state == S::kCompleted ? "completed" : r.state == S::kFailed ? "failed" : "in_progress");
+  j.KV("className", r.state == S::kCompleted ? "completed"
+                    : r.state == S::kFailed  ? "failed"
+                                             : "in_progress");
   j.KV("id", r.id);
-  j.KV("status", r.state == S::kCompleted ? "COMPLETED" : r.state == S::kFailed ? "FAILED" : "IN_PROGRESS");
+  j.KV("status", r.state == S::kCompleted ? "COMPLETED"
+                 : r.state == S::kFailed  ? "FAILED"
+                                          : "IN_PROGRESS");
   j.KV("is_savepoint", r.is_savepoint);
   j.Key("savepointFormat");
   if (r.savepoint_format.empty()) {
@@ -204,8 +211,9 @@ void WriteCheckpoint(JsonOut& j, const Cluster& cluster, const CheckpointRecord&
   j.KV("latest_ack_timestamp", done ? r.ack_ts : -1);
   j.KV("checkpointed_size", done ? r.checkpointed_size : 0);
   j.KV("state_size", done ? r.state_size : 0);
-  int64_t e2e = done ? r.ack_ts - r.trigger_ts
-                     : (r.state == S::kFailed ? r.failure_ts - r.trigger_ts : cluster.now() - r.trigger_ts);
+  int64_t e2e =
+      done ? r.ack_ts - r.trigger_ts
+           : (r.state == S::kFailed ? r.failure_ts - r.trigger_ts : cluster.now() - r.trigger_ts);
   j.KV("end_to_end_duration", e2e);
   j.KV("alignment_buffered", 0);
   j.KV("processed_data", done ? r.processed_data : 0);
@@ -250,7 +258,9 @@ void WriteTaskManager(JsonOut& j, const Cluster& cluster, const TaskManager& tm,
   j.Key("freeResource");
   resource(free);
   j.Key("hardware").BeginObject();
-  j.KV("cpuCores", 8).KV("physicalMemory", int64_t{16'647'884'800}).KV("freeMemory", int64_t{536'870'912});
+  j.KV("cpuCores", 8)
+      .KV("physicalMemory", int64_t{16'647'884'800})
+      .KV("freeMemory", int64_t{536'870'912});
   j.KV("managedMemory", int64_t{536'870'920});
   j.EndObject();
   j.Key("memoryConfiguration").BeginObject();
@@ -313,7 +323,8 @@ HttpResponse MetricResponse(const MetricList& all, const HttpRequest& req) {
   if (wanted.empty()) return Json(200, MetricListJson(all, false));
   MetricList out;
   for (const auto& id : wanted) {
-    auto it = std::find_if(all.begin(), all.end(), [&](const MetricValue& m) { return m.id == id; });
+    auto it =
+        std::find_if(all.begin(), all.end(), [&](const MetricValue& m) { return m.id == id; });
     if (it != all.end()) out.push_back(*it);
   }
   return Json(200, MetricListJson(out, true));
@@ -414,21 +425,26 @@ std::optional<HttpResponse> ParseBody(const Cluster& cluster, const std::string&
     std::string detail =
         "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParseException: " +
         std::string(doc->HasParseError() ? rapidjson::GetParseError_En(doc->GetParseError())
-                                         : "Cannot deserialize value of type `" + std::string(spec.class_name) + "`");
+                                         : "Cannot deserialize value of type `" +
+                                               std::string(spec.class_name) + "`");
     return Bad(java::RequestFormatMismatch(spec.simple_name, detail));
   }
   const bool strict = !AtLeast(cluster.version(), FlinkVersion::k1_20);
   if (strict) {
     for (auto it = doc->MemberBegin(); it != doc->MemberEnd(); ++it) {
       std::string field(it->name.GetString(), it->name.GetStringLength());
-      if (std::find(spec.known_fields.begin(), spec.known_fields.end(), field) != spec.known_fields.end()) continue;
+      if (std::find(spec.known_fields.begin(), spec.known_fields.end(), field) !=
+          spec.known_fields.end())
+        continue;
       std::string known;
       for (size_t i = 0; i < spec.known_fields.size(); ++i) {
         known += (i ? ", \"" : "\"") + spec.known_fields[i] + "\"";
       }
       std::string detail =
-          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException: "
-          "Unrecognized field \"" + field + "\" (class " + spec.class_name + "), not marked as ignorable (" +
+          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc."
+          "UnrecognizedPropertyException: "
+          "Unrecognized field \"" +
+          field + "\" (class " + spec.class_name + "), not marked as ignorable (" +
           std::to_string(spec.known_fields.size()) + " known properties: " + known + "])";
       return Bad(java::RequestFormatMismatch(spec.simple_name, detail));
     }
@@ -444,11 +460,12 @@ const rapidjson::Value* Member(const rapidjson::Document& doc, const char* key) 
 }
 
 std::string TypeMismatch(const BodySpec& spec, const std::string& field, const char* type) {
-  return java::RequestFormatMismatch(
-      spec.simple_name,
-      "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc.MismatchedInputException: "
-      "Cannot deserialize value of type `" + std::string(type) + "` (through reference chain: " +
-          spec.class_name + "[\"" + field + "\"])");
+  return java::RequestFormatMismatch(spec.simple_name,
+                                     "org.apache.flink.shaded.jackson2.com.fasterxml.jackson."
+                                     "databind.exc.MismatchedInputException: "
+                                     "Cannot deserialize value of type `" +
+                                         std::string(type) + "` (through reference chain: " +
+                                         spec.class_name + "[\"" + field + "\"])");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,17 +549,10 @@ HttpResponse Handler::Overview() {
   int failed = 0;
   for (const auto& job : c_.jobs()) {
     switch (job->status) {
-      case JobStatus::kFinished:
-        ++finished;
-        break;
-      case JobStatus::kCanceled:
-        ++cancelled;
-        break;
-      case JobStatus::kFailed:
-        ++failed;
-        break;
-      default:
-        ++running;
+      case JobStatus::kFinished: ++finished; break;
+      case JobStatus::kCanceled: ++cancelled; break;
+      case JobStatus::kFailed: ++failed; break;
+      default: ++running;
     }
   }
   JsonOut j;
@@ -563,7 +573,8 @@ HttpResponse Handler::Overview() {
 HttpResponse Handler::Jobs() {
   JsonOut j;
   j.BeginObject().Key("jobs").BeginArray();
-  for (const auto& job : c_.jobs()) j.BeginObject().KV("id", job->id).KV("status", Name(job->status)).EndObject();
+  for (const auto& job : c_.jobs())
+    j.BeginObject().KV("id", job->id).KV("status", Name(job->status)).EndObject();
   j.EndArray().EndObject();
   return Json(200, j.str());
 }
@@ -585,9 +596,10 @@ HttpResponse Handler::JobsOverview() {
     j.KV("duration", job->Duration(c_.now())).KV("last-modification", job->last_modification);
     j.Key("tasks").BeginObject();
     j.KV("total", total);
-    for (ExecState s : {ExecState::kCreated, ExecState::kScheduled, ExecState::kDeploying, ExecState::kRunning,
-                        ExecState::kFinished, ExecState::kCanceling, ExecState::kCanceled, ExecState::kFailed,
-                        ExecState::kReconciling, ExecState::kInitializing}) {
+    for (ExecState s :
+         {ExecState::kCreated, ExecState::kScheduled, ExecState::kDeploying, ExecState::kRunning,
+          ExecState::kFinished, ExecState::kCanceling, ExecState::kCanceled, ExecState::kFailed,
+          ExecState::kReconciling, ExecState::kInitializing}) {
       j.KV(ToLower(Name(s)), counts[static_cast<size_t>(s)]);
     }
     j.EndObject();
@@ -654,7 +666,9 @@ HttpResponse Handler::JobDetails(const Job& job) {
     j.BeginObject();
     j.KV("id", vx.id);
     if (V120()) j.KV("slotSharingGroupId", vx.slot_sharing_group_id);
-    j.KV("name", vx.name).KV("maxParallelism", vx.max_parallelism).KV("parallelism", vx.parallelism);
+    j.KV("name", vx.name)
+        .KV("maxParallelism", vx.max_parallelism)
+        .KV("parallelism", vx.parallelism);
     j.KV("status", Name(agg)).KV("start-time", start).KV("end-time", end).KV("duration", duration);
     j.Key("tasks");
     WriteStateCounts(j, counts);
@@ -678,7 +692,9 @@ HttpResponse Handler::JobDetails(const Job& job) {
       j.Key("inputs").BeginArray();
       if (vi > 0) {
         j.BeginObject().KV("num", 0).KV("id", std::to_string(vi));
-        j.KV("ship_strategy", vi == 1 ? "REBALANCE" : "HASH").KV("exchange", "pipelined_bounded").EndObject();
+        j.KV("ship_strategy", vi == 1 ? "REBALANCE" : "HASH")
+            .KV("exchange", "pipelined_bounded")
+            .EndObject();
       }
       j.EndArray();
       j.EndObject();
@@ -691,16 +707,20 @@ HttpResponse Handler::JobDetails(const Job& job) {
 
 HttpResponse Handler::Checkpoints(const Job& job) {
   if (!job.settings.checkpointing) {
-    return ErrorResponse(404, {JavaStackTrace("org.apache.flink.runtime.rest.handler.RestHandlerException",
-                                              "Checkpointing has not been enabled.", {})});
+    return ErrorResponse(
+        404, {JavaStackTrace("org.apache.flink.runtime.rest.handler.RestHandlerException",
+                             "Checkpointing has not been enabled.", {})});
   }
-  const int in_progress = (job.pending_checkpoint ? 1 : 0) + static_cast<int>(job.pending_savepoints.size());
+  const int in_progress =
+      (job.pending_checkpoint ? 1 : 0) + static_cast<int>(job.pending_savepoints.size());
   JsonOut j;
   j.BeginObject();
   j.Key("counts").BeginObject();
   j.KV("restored", job.restored ? 1 : 0);
   j.KV("total", job.count_completed + job.count_failed + in_progress);
-  j.KV("in_progress", in_progress).KV("completed", job.count_completed).KV("failed", job.count_failed);
+  j.KV("in_progress", in_progress)
+      .KV("completed", job.count_completed)
+      .KV("failed", job.count_failed);
   j.EndObject();
   std::vector<int64_t> zeros(job.completed_sizes.size(), 0);
   j.Key("summary").BeginObject();
@@ -734,7 +754,8 @@ HttpResponse Handler::Checkpoints(const Job& job) {
   if (job.restored) {
     j.BeginObject();
     j.KV("id", job.restored->id).KV("restore_timestamp", job.restored->restore_ts);
-    j.KV("is_savepoint", job.restored->is_savepoint).KV("external_path", job.restored->external_path);
+    j.KV("is_savepoint", job.restored->is_savepoint)
+        .KV("external_path", job.restored->external_path);
     j.EndObject();
   } else {
     j.Null();
@@ -752,16 +773,24 @@ HttpResponse Handler::Checkpoints(const Job& job) {
 
 HttpResponse Handler::CheckpointConfig(const Job& job) {
   if (!job.settings.checkpointing) {
-    return ErrorResponse(404, {JavaStackTrace("org.apache.flink.runtime.rest.handler.RestHandlerException",
-                                              "Checkpointing is not enabled for this job (" + job.id + ").", {})});
+    return ErrorResponse(
+        404, {JavaStackTrace("org.apache.flink.runtime.rest.handler.RestHandlerException",
+                             "Checkpointing is not enabled for this job (" + job.id + ").", {})});
   }
   const JobSettings& s = job.settings;
   JsonOut j;
   j.BeginObject();
-  j.KV("mode", "exactly_once").KV("interval", s.checkpoint_interval_ms).KV("timeout", s.checkpoint_timeout_ms);
+  j.KV("mode", "exactly_once")
+      .KV("interval", s.checkpoint_interval_ms)
+      .KV("timeout", s.checkpoint_timeout_ms);
   j.KV("min_pause", s.min_pause_ms).KV("max_concurrent", 1);
-  j.Key("externalization").BeginObject().KV("enabled", true).KV("delete_on_cancellation", false).EndObject();
-  j.KV("state_backend", "HashMapStateBackend").KV("checkpoint_storage", "FileSystemCheckpointStorage");
+  j.Key("externalization")
+      .BeginObject()
+      .KV("enabled", true)
+      .KV("delete_on_cancellation", false)
+      .EndObject();
+  j.KV("state_backend", "HashMapStateBackend")
+      .KV("checkpoint_storage", "FileSystemCheckpointStorage");
   j.KV("unaligned_checkpoints", false).KV("tolerable_failed_checkpoints", s.tolerable_failed);
   j.KV("aligned_checkpoint_timeout", 0).KV("checkpoints_after_tasks_finish", true);
   j.KV("state_changelog_enabled", false).KV("changelog_periodic_materialization_interval", 600'000);
@@ -782,9 +811,12 @@ HttpResponse Handler::CheckpointDetails(const Job& job, const std::string& cid) 
   auto it = job.checkpoints.find(id);
   bool listed = std::find(job.history.begin(), job.history.end(), id) != job.history.end();
   if (it == job.checkpoints.end() || !listed) {
-    return ErrorResponse(404, {JavaStackTrace("org.apache.flink.runtime.rest.NotFoundException",
-                                              "Could not find checkpointing statistics for checkpoint " + cid + ".",
-                                              {"org.apache.flink.runtime.rest.handler.job.checkpoints.CheckpointStatisticDetailsHandler.handleCheckpointStatsRequest(CheckpointStatisticDetailsHandler.java:92)"})});
+    return ErrorResponse(
+        404, {JavaStackTrace("org.apache.flink.runtime.rest.NotFoundException",
+                             "Could not find checkpointing statistics for checkpoint " + cid + ".",
+                             {"org.apache.flink.runtime.rest.handler.job.checkpoints."
+                              "CheckpointStatisticDetailsHandler.handleCheckpointStatsRequest("
+                              "CheckpointStatisticDetailsHandler.java:92)"})});
   }
   // The per-checkpoint view: like the history entry, with one task entry per vertex.
   JsonOut list;
@@ -799,7 +831,12 @@ HttpResponse Handler::CheckpointDetails(const Job& job, const std::string& cid) 
   for (const auto& vx : job.vertices) {
     rapidjson::Value t(rapidjson::kObjectType);
     t.AddMember("id", r.id, alloc);
-    t.AddMember("status", rapidjson::Value(done ? "COMPLETED" : r.state == CheckpointRecord::State::kFailed ? "FAILED" : "IN_PROGRESS", alloc), alloc);
+    t.AddMember("status",
+                rapidjson::Value(done                                          ? "COMPLETED"
+                                 : r.state == CheckpointRecord::State::kFailed ? "FAILED"
+                                                                               : "IN_PROGRESS",
+                                 alloc),
+                alloc);
     t.AddMember("latest_ack_timestamp", done ? r.ack_ts : int64_t{-1}, alloc);
     int64_t share = done ? r.state_size / static_cast<int64_t>(job.vertices.size()) : 0;
     t.AddMember("checkpointed_size", share, alloc);
@@ -832,7 +869,8 @@ HttpResponse Handler::Exceptions(const Job& job, const HttpRequest& req) {
   }
   auto filters = QueryList(req, "failureLabelFilter");
   for (const auto& f : filters) {
-    if (f.find(':') == std::string::npos) return Bad(java::BadParameter("query", "failureLabelFilter", f));
+    if (f.find(':') == std::string::npos)
+      return Bad(java::BadParameter("query", "failureLabelFilter", f));
   }
   JsonOut j;
   j.BeginObject();
@@ -853,7 +891,8 @@ HttpResponse Handler::Exceptions(const Job& job, const HttpRequest& req) {
     if (job.status == JobStatus::kFailed && job.failed_task_exception && max_exceptions > 0) {
       const ExceptionRecord& e = *job.failed_task_exception;
       j.BeginObject();
-      j.KV("exception", e.stacktrace).KV("task", e.task_name.substr(0, e.task_name.find(" - execution")));
+      j.KV("exception", e.stacktrace)
+          .KV("task", e.task_name.substr(0, e.task_name.find(" - execution")));
       j.KV("location", e.endpoint);
       if (V120()) j.KV("endpoint", e.endpoint);
       j.KV("timestamp", e.timestamp).KV("taskManagerId", e.tm_id);
@@ -870,7 +909,9 @@ HttpResponse Handler::Exceptions(const Job& job, const HttpRequest& req) {
       if (static_cast<int>(shown) >= max_exceptions) break;
       const ExceptionRecord& e = *it;
       j.BeginObject();
-      j.KV("exceptionName", e.class_name).KV("stacktrace", e.stacktrace).KV("timestamp", e.timestamp);
+      j.KV("exceptionName", e.class_name)
+          .KV("stacktrace", e.stacktrace)
+          .KV("timestamp", e.timestamp);
       if (!e.global) {
         j.KV("taskName", e.task_name);
         if (!V20()) j.KV("location", e.endpoint);
@@ -895,20 +936,26 @@ HttpResponse Handler::VertexDetails(const Job& job, size_t vi) {
   const int64_t now = c_.now();
   JsonOut j;
   j.BeginObject();
-  j.KV("id", vx.id).KV("name", vx.name).KV("parallelism", vx.parallelism).KV("maxParallelism", vx.max_parallelism);
+  j.KV("id", vx.id)
+      .KV("name", vx.name)
+      .KV("parallelism", vx.parallelism)
+      .KV("maxParallelism", vx.max_parallelism);
   j.KV("now", now);
-  static constexpr ExecState kLifecycle[] = {ExecState::kCreated, ExecState::kScheduled, ExecState::kDeploying,
-                                             ExecState::kInitializing, ExecState::kRunning};
+  static constexpr ExecState kLifecycle[] = {ExecState::kCreated, ExecState::kScheduled,
+                                             ExecState::kDeploying, ExecState::kInitializing,
+                                             ExecState::kRunning};
   std::array<int64_t, 5> status_duration{};
   for (size_t k = 0; k < 5; ++k) {
     int64_t ts = job.task_timestamps[static_cast<size_t>(kLifecycle[k])];
     if (ts == 0) continue;
     int64_t until = 0;
-    for (size_t n = k + 1; n < 5 && until == 0; ++n) until = job.task_timestamps[static_cast<size_t>(kLifecycle[n])];
+    for (size_t n = k + 1; n < 5 && until == 0; ++n)
+      until = job.task_timestamps[static_cast<size_t>(kLifecycle[n])];
     if (until == 0) {
       until = job.task_state == kLifecycle[k] ? now : ts;
       for (size_t s = 0; s < kNumExecStates; ++s) {
-        if (IsTerminal(ExecStateAt(s)) && job.task_timestamps[s] > ts && job.task_state == ExecStateAt(s)) {
+        if (IsTerminal(ExecStateAt(s)) && job.task_timestamps[s] > ts &&
+            job.task_state == ExecStateAt(s)) {
           until = job.task_timestamps[s];
         }
       }
@@ -1001,7 +1048,8 @@ HttpResponse Handler::Backpressure(const Job& job, size_t vi) {
   j.Key("subtasks").BeginArray();
   for (int s = 0; s < vx.parallelism; ++s) {
     j.BeginObject().KV("subtask", s).KV("attempt-number", job.attempt);
-    j.KV("backpressure-level", BackpressureLevel(ratio)).KV("backpressureLevel", BackpressureLevel(ratio));
+    j.KV("backpressure-level", BackpressureLevel(ratio))
+        .KV("backpressureLevel", BackpressureLevel(ratio));
     j.Key("ratio").Double(ratio).Key("idleRatio").Double(idle).Key("busyRatio").Double(busy);
     j.EndObject();
   }
@@ -1022,7 +1070,8 @@ HttpResponse Handler::JobManagerConfig(const Job* job) {
   auto entries = c_.Configuration();
   if (job != nullptr) {
     for (const auto& [k, val] : job->job_config) {
-      auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == k; });
+      auto it =
+          std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == k; });
       if (it != entries.end()) {
         it->second = val;
       } else {
@@ -1042,13 +1091,15 @@ HttpResponse Handler::JobManagerConfig(const Job* job) {
 HttpResponse Handler::Jars() {
   std::vector<const Jar*> jars;
   for (const auto& jar : c_.jars()) jars.push_back(&jar);
-  std::stable_sort(jars.begin(), jars.end(), [](const Jar* a, const Jar* b) { return a->uploaded > b->uploaded; });
+  std::stable_sort(jars.begin(), jars.end(),
+                   [](const Jar* a, const Jar* b) { return a->uploaded > b->uploaded; });
   JsonOut j;
   j.BeginObject().KV("address", base_url_).Key("files").BeginArray();
   for (const Jar* jar : jars) {
     j.BeginObject().KV("id", jar->id).KV("name", jar->name).KV("uploaded", jar->uploaded);
     j.Key("entry").BeginArray();
-    if (!jar->entry_class.empty()) j.BeginObject().KV("name", jar->entry_class).Key("description").Null().EndObject();
+    if (!jar->entry_class.empty())
+      j.BeginObject().KV("name", jar->entry_class).Key("description").Null().EndObject();
     j.EndArray();
     j.EndObject();
   }
@@ -1073,9 +1124,11 @@ HttpResponse Handler::Upload(const HttpRequest& req) {
 }
 
 HttpResponse Handler::Run(const std::string& jar_id, const HttpRequest& req) {
-  BodySpec spec{"JarRunRequestBody", "org.apache.flink.runtime.webmonitor.handlers.JarRunRequestBody", {}};
-  spec.known_fields = {"entryClass", "programArgsList", "parallelism", "jobId", "allowNonRestoredState",
-                       "savepointPath", "restoreMode", "flinkConfiguration"};
+  BodySpec spec{
+      "JarRunRequestBody", "org.apache.flink.runtime.webmonitor.handlers.JarRunRequestBody", {}};
+  spec.known_fields = {"entryClass",  "programArgsList",       "parallelism",
+                       "jobId",       "allowNonRestoredState", "savepointPath",
+                       "restoreMode", "flinkConfiguration"};
   if (!V20()) spec.known_fields.push_back("programArgs");
   if (V120()) spec.known_fields.push_back("claimMode");
   rapidjson::Document doc;
@@ -1095,7 +1148,10 @@ HttpResponse Handler::Run(const std::string& jar_id, const HttpRequest& req) {
   std::optional<std::string> claim_mode;
   std::optional<std::string> program_args;
   for (auto [key, out] : std::initializer_list<std::pair<const char*, std::optional<std::string>*>>{
-           {"entryClass", &entry}, {"jobId", &job_id}, {"savepointPath", &savepoint}, {"restoreMode", &restore_mode}}) {
+           {"entryClass", &entry},
+           {"jobId", &job_id},
+           {"savepointPath", &savepoint},
+           {"restoreMode", &restore_mode}}) {
     if (auto e = str(key, out)) return *e;
   }
   if (V120()) {
@@ -1105,7 +1161,8 @@ HttpResponse Handler::Run(const std::string& jar_id, const HttpRequest& req) {
     if (auto e = str("programArgs", &program_args)) return *e;
   }
   if (const auto* m = Member(doc, "programArgsList")) {
-    if (!m->IsArray()) return Bad(TypeMismatch(spec, "programArgsList", "java.util.ArrayList<java.lang.String>"));
+    if (!m->IsArray())
+      return Bad(TypeMismatch(spec, "programArgsList", "java.util.ArrayList<java.lang.String>"));
     for (const auto& a : m->GetArray()) {
       if (!a.IsString()) return Bad(TypeMismatch(spec, "programArgsList", "java.lang.String"));
       run.program_args.emplace_back(a.GetString(), a.GetStringLength());
@@ -1124,7 +1181,9 @@ HttpResponse Handler::Run(const std::string& jar_id, const HttpRequest& req) {
     run.allow_non_restored_state = ToLower(*q) == "true";
   }
   if (const auto* m = Member(doc, "flinkConfiguration")) {
-    if (!m->IsObject()) return Bad(TypeMismatch(spec, "flinkConfiguration", "java.util.Map<java.lang.String,java.lang.String>"));
+    if (!m->IsObject())
+      return Bad(TypeMismatch(spec, "flinkConfiguration",
+                              "java.util.Map<java.lang.String,java.lang.String>"));
     for (auto it = m->MemberBegin(); it != m->MemberEnd(); ++it) {
       std::string key(it->name.GetString(), it->name.GetStringLength());
       const auto& val = it->value;
@@ -1145,15 +1204,19 @@ HttpResponse Handler::Run(const std::string& jar_id, const HttpRequest& req) {
     if (*mode && **mode != "CLAIM" && **mode != "NO_CLAIM" && **mode != "LEGACY") {
       return Bad(java::RequestFormatMismatch(
           spec.simple_name,
-          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc.InvalidFormatException: Cannot "
-          "deserialize value of type `org.apache.flink.core.execution.RecoveryClaimMode` from String \"" +
-              **mode + "\": not one of the values accepted for Enum class: [NO_CLAIM, LEGACY, CLAIM]"));
+          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc."
+          "InvalidFormatException: Cannot "
+          "deserialize value of type `org.apache.flink.core.execution.RecoveryClaimMode` from "
+          "String \"" +
+              **mode +
+              "\": not one of the values accepted for Enum class: [NO_CLAIM, LEGACY, CLAIM]"));
     }
   }
   if (job_id && !IsHex32(*job_id)) {
     return Bad(java::RequestFormatMismatch(
-        spec.simple_name, "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonMappingException: " +
-                              Trim(java::InvalidJobId(*job_id).substr(0, java::InvalidJobId(*job_id).find('\n')))));
+        spec.simple_name,
+        "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonMappingException: " +
+            Trim(java::InvalidJobId(*job_id).substr(0, java::InvalidJobId(*job_id).find('\n')))));
   }
   run.entry_class = entry.value_or(Query(req, "entry-class").value_or(""));
   run.job_id = job_id;
@@ -1191,12 +1254,16 @@ HttpResponse Handler::Cancel(const std::string& job_id, const HttpRequest& req) 
 
 HttpResponse Handler::Savepoint(const std::string& job_id, const HttpRequest& req, bool stop) {
   if (!IsHex32(job_id)) return Bad(java::BadParameter("path", "jobid", job_id));
-  BodySpec spec = stop ? BodySpec{"StopWithSavepointRequestBody",
-                                  "org.apache.flink.runtime.rest.messages.job.savepoints.stop.StopWithSavepointRequestBody",
-                                  {"targetDirectory", "drain", "formatType", "triggerId"}}
-                       : BodySpec{"SavepointTriggerRequestBody",
-                                  "org.apache.flink.runtime.rest.messages.job.savepoints.SavepointTriggerRequestBody",
-                                  {"target-directory", "cancel-job", "formatType", "triggerId"}};
+  BodySpec spec =
+      stop
+          ? BodySpec{"StopWithSavepointRequestBody",
+                     "org.apache.flink.runtime.rest.messages.job.savepoints.stop."
+                     "StopWithSavepointRequestBody",
+                     {"targetDirectory", "drain", "formatType", "triggerId"}}
+          : BodySpec{
+                "SavepointTriggerRequestBody",
+                "org.apache.flink.runtime.rest.messages.job.savepoints.SavepointTriggerRequestBody",
+                {"target-directory", "cancel-job", "formatType", "triggerId"}};
   rapidjson::Document doc;
   if (auto err = ParseBody(c_, req.body, spec, &doc)) return *err;
   SavepointRequest sp;
@@ -1216,19 +1283,22 @@ HttpResponse Handler::Savepoint(const std::string& job_id, const HttpRequest& re
     if (f != "CANONICAL" && f != "NATIVE") {
       return Bad(java::RequestFormatMismatch(
           spec.simple_name,
-          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc.InvalidFormatException: Cannot "
-          "deserialize value of type `org.apache.flink.core.execution.SavepointFormatType` from String \"" + f +
-              "\": not one of the values accepted for Enum class: [NATIVE, CANONICAL]"));
+          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.exc."
+          "InvalidFormatException: Cannot "
+          "deserialize value of type `org.apache.flink.core.execution.SavepointFormatType` from "
+          "String \"" +
+              f + "\": not one of the values accepted for Enum class: [NATIVE, CANONICAL]"));
     }
     sp.format = f;
   }
   if (const auto* m = Member(doc, "triggerId")) {
     std::string t = m->IsString() ? m->GetString() : "";
     if (!IsHex32(t)) {
-      return Bad(java::RequestFormatMismatch(
-          spec.simple_name,
-          "org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonMappingException: Could not "
-          "deserialize TriggerId \"" + t + "\""));
+      return Bad(java::RequestFormatMismatch(spec.simple_name,
+                                             "org.apache.flink.shaded.jackson2.com.fasterxml."
+                                             "jackson.databind.JsonMappingException: Could not "
+                                             "deserialize TriggerId \"" +
+                                                 t + "\""));
     }
     sp.trigger_id = t;
   }
@@ -1243,7 +1313,8 @@ HttpResponse Handler::SavepointStatus(const std::string& job_id, const std::stri
   if (!IsHex32(job_id)) return Bad(java::BadParameter("path", "jobid", job_id));
   if (!IsHex32(trigger)) return Bad(java::BadParameter("path", "triggerid", trigger));
   const SavepointOperation* op = c_.FindSavepointOperation(job_id, trigger);
-  if (op == nullptr) return ErrorResponse(404, {java::UnknownSavepointTrigger(ToLower(trigger), ToLower(job_id))});
+  if (op == nullptr)
+    return ErrorResponse(404, {java::UnknownSavepointTrigger(ToLower(trigger), ToLower(job_id))});
   JsonOut j;
   j.BeginObject();
   j.Key("status").BeginObject().KV("id", op->done ? "COMPLETED" : "IN_PROGRESS").EndObject();
@@ -1258,7 +1329,8 @@ HttpResponse Handler::SavepointStatus(const std::string& job_id, const std::stri
     const std::string cls = "org.apache.flink.util.SerializedThrowable";
     serialized.push_back(static_cast<char>(cls.size() >> 8));
     serialized.push_back(static_cast<char>(cls.size() & 0xFF));
-    serialized += cls + op->failure_stack.substr(0, std::min<size_t>(op->failure_stack.size(), 512));
+    serialized +=
+        cls + op->failure_stack.substr(0, std::min<size_t>(op->failure_stack.size(), 512));
     j.BeginObject().Key("failure-cause").BeginObject();
     j.KV("class", op->failure_class).KV("stack-trace", op->failure_stack);
     j.KV("serialized-throwable", Base64Encode(serialized));
@@ -1305,7 +1377,8 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
       }
       return AggregatedResponse(c_, stores, req);
     }
-    if (Match(segs, {"taskmanagers", ":tm"}, &p) || Match(segs, {"taskmanagers", ":tm", "metrics"}, &p)) {
+    if (Match(segs, {"taskmanagers", ":tm"}, &p) ||
+        Match(segs, {"taskmanagers", ":tm", "metrics"}, &p)) {
       for (const auto& tm : c_.taskmanagers()) {
         if (tm.id != p[0]) continue;
         if (segs.size() == 3) return MetricResponse(TaskManagerMetrics(c_, tm), req);
@@ -1318,7 +1391,8 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
                                                 "Could not find TaskManager " + p[0] + ".", {})});
     }
     if (Match(segs, {"jobmanager", "config"}, &p)) return JobManagerConfig(nullptr);
-    if (Match(segs, {"jobmanager", "metrics"}, &p)) return MetricResponse(JobManagerMetrics(c_), req);
+    if (Match(segs, {"jobmanager", "metrics"}, &p))
+      return MetricResponse(JobManagerMetrics(c_), req);
     if (Match(segs, {"jars"}, &p)) return Jars();
     if (Match(segs, {"jobs", ":jobid"}, &p)) {
       const Job* job = JobOr(p[0], &err);
@@ -1344,8 +1418,13 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
       const Job* job = JobOr(p[0], &err);
       if (!job) return *err;
       JsonOut j;
-      j.BeginObject().KV("jid", job->id).KV("name", job->name).Key("execution-config").BeginObject();
-      j.KV("execution-mode", "PIPELINED").KV("restart-strategy", "Cluster level default restart strategy");
+      j.BeginObject()
+          .KV("jid", job->id)
+          .KV("name", job->name)
+          .Key("execution-config")
+          .BeginObject();
+      j.KV("execution-mode", "PIPELINED")
+          .KV("restart-strategy", "Cluster level default restart strategy");
       j.KV("job-parallelism", job->MaxParallelism()).KV("object-reuse-mode", false);
       j.Key("user-config").BeginObject().EndObject();
       j.EndObject().EndObject();
@@ -1376,7 +1455,8 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
       const Job* job = c_.FindJob(p[0]);
       return MetricResponse(job ? JobScopeMetrics(c_, *job) : MetricList{}, req);
     }
-    if (Match(segs, {"jobs", ":jobid", "savepoints", ":trigger"}, &p)) return SavepointStatus(p[0], p[1]);
+    if (Match(segs, {"jobs", ":jobid", "savepoints", ":trigger"}, &p))
+      return SavepointStatus(p[0], p[1]);
     if (segs.size() >= 4 && segs[0] == "jobs" && segs[2] == "vertices") {
       if (!IsHex32(segs[1])) return Bad(java::BadParameter("path", "jobid", segs[1]));
       if (!IsHex32(segs[3])) return Bad(java::BadParameter("path", "vertexid", segs[3]));
@@ -1387,7 +1467,8 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
         MetricList all;
         if (vi) {
           for (int s = 0; s < job->vertices[*vi].parallelism; ++s) {
-            for (auto& mv : SubtaskMetrics(c_, *job, *vi, s)) all.push_back({std::to_string(s) + "." + mv.id, mv.value});
+            for (auto& mv : SubtaskMetrics(c_, *job, *vi, s))
+              all.push_back({std::to_string(s) + "." + mv.id, mv.value});
           }
         }
         return MetricResponse(all, req);
@@ -1396,9 +1477,12 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
         std::vector<MetricList> stores;
         if (vi) {
           auto sel = ParseRanges(QueryList(req, "subtasks"));
-          if (!sel) return Bad(java::BadParameter("query", "subtasks", Query(req, "subtasks").value_or("")));
+          if (!sel)
+            return Bad(
+                java::BadParameter("query", "subtasks", Query(req, "subtasks").value_or("")));
           for (int s = 0; s < job->vertices[*vi].parallelism; ++s) {
-            if (sel->empty() || sel->count(s) != 0) stores.push_back(SubtaskMetrics(c_, *job, *vi, s));
+            if (sel->empty() || sel->count(s) != 0)
+              stores.push_back(SubtaskMetrics(c_, *job, *vi, s));
           }
         }
         return AggregatedResponse(c_, stores, req);
@@ -1418,7 +1502,8 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
         if (vi) {
           for (int s = 0; s < job->vertices[*vi].parallelism; ++s) {
             for (auto& mv : SubtaskMetrics(c_, *job, *vi, s)) {
-              if (mv.id == "currentInputWatermark") all.push_back({std::to_string(s) + ".currentInputWatermark", mv.value});
+              if (mv.id == "currentInputWatermark")
+                all.push_back({std::to_string(s) + ".currentInputWatermark", mv.value});
             }
           }
         }
@@ -1463,14 +1548,10 @@ HttpResponse ErrorResponse(int status, const std::vector<std::string>& errors) {
 
 HttpResponse SimErrorResponse(const SimError& error) {
   switch (error.kind) {
-    case ErrorKind::kBadRequest:
-      return ErrorResponse(400, {error.text});
-    case ErrorKind::kNotFound:
-      return ErrorResponse(404, {error.text});
-    case ErrorKind::kConflict:
-      return ErrorResponse(409, {error.text});
-    case ErrorKind::kInternal:
-      break;
+    case ErrorKind::kBadRequest: return ErrorResponse(400, {error.text});
+    case ErrorKind::kNotFound: return ErrorResponse(404, {error.text});
+    case ErrorKind::kConflict: return ErrorResponse(409, {error.text});
+    case ErrorKind::kInternal: break;
   }
   return ErrorResponse(500, {"Internal server error.", java::ServerSideException(error.text)});
 }

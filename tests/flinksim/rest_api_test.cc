@@ -21,7 +21,8 @@ constexpr int64_t kT0 = 1'700'000'000'000;
 
 class Env {
  public:
-  explicit Env(FlinkVersion v = FlinkVersion::k1_20, int jobs = 2, std::map<std::string, std::string> conf = {})
+  explicit Env(FlinkVersion v = FlinkVersion::k1_20, int jobs = 2,
+               std::map<std::string, std::string> conf = {})
       : dir_("flinksim-rest"), clock_(kT0) {
     SimulatorOptions o;
     o.cluster.version = v;
@@ -86,7 +87,9 @@ class Env {
 };
 
 bool Has(const rapidjson::Value& v, const char* key) { return v.IsObject() && v.HasMember(key); }
-std::string Str(const rapidjson::Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+std::string Str(const rapidjson::Value& v) {
+  return std::string(v.GetString(), v.GetStringLength());
+}
 bool ArrayHasId(const rapidjson::Value& arr, const std::string& id) {
   for (const auto& m : arr.GetArray()) {
     if (Str(m["id"]) == id) return true;
@@ -140,7 +143,8 @@ void CompareShape(const rapidjson::Value& ref, const rapidjson::Value& act, cons
       if (el.IsObject() && el.HasMember("className")) {
         match = nullptr;
         for (const auto& r : ref.GetArray()) {
-          if (r.IsObject() && r.HasMember("className") && r["className"] == el["className"]) match = &r;
+          if (r.IsObject() && r.HasMember("className") && r["className"] == el["className"])
+            match = &r;
         }
       }
       if (match != nullptr) CompareShape(*match, el, path + "[]", opt, problems);
@@ -148,8 +152,10 @@ void CompareShape(const rapidjson::Value& ref, const rapidjson::Value& act, cons
   }
 }
 
-void CheckAgainstSample(const std::string& sample, const rapidjson::Value& actual, const ShapeOptions& opt = {}) {
-  std::string text = flinkguard::testing::ReadFile(flinkguard::testing::FlinkRestDir() + "/samples/" + sample);
+void CheckAgainstSample(const std::string& sample, const rapidjson::Value& actual,
+                        const ShapeOptions& opt = {}) {
+  std::string text =
+      flinkguard::testing::ReadFile(flinkguard::testing::FlinkRestDir() + "/samples/" + sample);
   rapidjson::Document ref;
   ref.Parse(text.c_str(), text.size());
   REQUIRE_FALSE(ref.HasParseError());
@@ -191,7 +197,9 @@ TEST_CASE("cluster endpoints: /config, /overview, /jobs, /jobs/overview, also un
   CheckAgainstSample("real/GET_jobs_overview.flink-1.14.2.otel.json", list);
 }
 
-TEST_CASE("job details follow the recorded shapes; 1.20 adds job-type/slotSharingGroupId, 2.0 pending-operators") {
+TEST_CASE(
+    "job details follow the recorded shapes; 1.20 adds job-type/slotSharingGroupId, 2.0 "
+    "pending-operators") {
   for (FlinkVersion v : {FlinkVersion::k1_18, FlinkVersion::k1_20, FlinkVersion::k2_0}) {
     CAPTURE(static_cast<int>(v));
     Env env(v, 1);
@@ -231,7 +239,8 @@ TEST_CASE("job details follow the recorded shapes; 1.20 adds job-type/slotSharin
     CHECK(Has(vertex, "aggregated"));
     ShapeOptions vopt;
     if (v == FlinkVersion::k2_0) vopt.allow_missing = {"subtasks[].host"};
-    CheckAgainstSample("real/GET_jobs_jobid_vertices_vertexid.flink-1.14.2.otel.json", vertex, vopt);
+    CheckAgainstSample("real/GET_jobs_jobid_vertices_vertexid.flink-1.14.2.otel.json", vertex,
+                       vopt);
   }
 }
 
@@ -255,7 +264,8 @@ TEST_CASE("errors: unknown route, unknown job, malformed id, all as Flink words 
   CHECK(env.Call("DELETE", "/jobs/" + unknown).status == 404);
 }
 
-TEST_CASE("checkpoints: counts, summary percentiles (NaN before the first), latest, history, config") {
+TEST_CASE(
+    "checkpoints: counts, summary percentiles (NaN before the first), latest, history, config") {
   Env env(FlinkVersion::k1_20, 1);
   std::string id = env.JobId("job-0");
   auto before = env.Json("GET", "/jobs/" + id + "/checkpoints");
@@ -265,7 +275,8 @@ TEST_CASE("checkpoints: counts, summary percentiles (NaN before the first), late
   CHECK(before["latest"]["completed"].IsNull());
   CHECK(before["history"].Size() == 0);
   env.Advance(35'000);
-  env.Action(R"({"action":"checkpoints","job":"job-0","mode":"fail","message":"Checkpoint was declined"})");
+  env.Action(
+      R"({"action":"checkpoints","job":"job-0","mode":"fail","message":"Checkpoint was declined"})");
   env.Advance(10'000);
   auto cp = env.Json("GET", "/jobs/" + id + "/checkpoints");
   CHECK(cp["counts"]["completed"].GetInt() == 3);
@@ -303,12 +314,14 @@ TEST_CASE("restore from a savepoint through the REST API fills latest.restored a
   auto progress = env.Json("GET", "/jobs/" + id + "/savepoints/" + tid);
   CHECK(Str(progress["status"]["id"]) == "IN_PROGRESS");
   CHECK(progress["operation"].IsNull());
-  CheckAgainstSample("synthetic/GET_jobs_jobid_savepoints_triggerid.in-progress.SYNTHETIC.json", progress);
+  CheckAgainstSample("synthetic/GET_jobs_jobid_savepoints_triggerid.in-progress.SYNTHETIC.json",
+                     progress);
   env.Advance(2'000);
   auto done = env.Json("GET", "/jobs/" + id + "/savepoints/" + tid);
   CHECK(Str(done["status"]["id"]) == "COMPLETED");
   std::string location = Str(done["operation"]["location"]);
-  CheckAgainstSample("synthetic/GET_jobs_jobid_savepoints_triggerid.completed.SYNTHETIC.json", done);
+  CheckAgainstSample("synthetic/GET_jobs_jobid_savepoints_triggerid.completed.SYNTHETIC.json",
+                     done);
   CHECK(Str(env.Json("GET", "/jobs/" + id + "/status")["status"]) == "CANCELED");
 
   std::string jar = Str(env.Json("GET", "/jars")["files"][0]["id"]);
@@ -324,12 +337,14 @@ TEST_CASE("restore from a savepoint through the REST API fills latest.restored a
   CHECK(Str(cp["latest"]["restored"]["external_path"]) == location);
   CHECK(cp["latest"]["savepoint"]["is_savepoint"].GetBool());
   CHECK(Str(cp["latest"]["savepoint"]["savepointFormat"]) == "CANONICAL");
-  CheckAgainstSample("real/GET_jobs_jobid_checkpoints.restored-from-savepoint.flink-1.15.k8s-operator.json", cp);
+  CheckAgainstSample(
+      "real/GET_jobs_jobid_checkpoints.restored-from-savepoint.flink-1.15.k8s-operator.json", cp);
   auto metrics = env.Json("GET", "/jobs/" + rid + "/metrics?get=lastCheckpointRestoreTimestamp");
   CHECK(std::stoll(Str(metrics[0]["value"])) > kT0);
 }
 
-TEST_CASE("exceptions: 1.x has root-exception/all-exceptions next to the history; 2.0 only the history") {
+TEST_CASE(
+    "exceptions: 1.x has root-exception/all-exceptions next to the history; 2.0 only the history") {
   for (FlinkVersion v : {FlinkVersion::k1_18, FlinkVersion::k1_20, FlinkVersion::k2_0}) {
     CAPTURE(static_cast<int>(v));
     Env env(v, 1);
@@ -340,9 +355,11 @@ TEST_CASE("exceptions: 1.x has root-exception/all-exceptions next to the history
       CHECK(clean["timestamp"].IsNull());
     }
     CHECK(clean["exceptionHistory"]["entries"].Size() == 0);
-    env.Action(R"({"action":"fail_job","job":"job-0","exception":"java.lang.RuntimeException: first"})");
+    env.Action(
+        R"({"action":"fail_job","job":"job-0","exception":"java.lang.RuntimeException: first"})");
     env.Advance(3'000);
-    env.Action(R"({"action":"fail_job","job":"job-0","exception_class":"java.io.IOException","message":"second"})");
+    env.Action(
+        R"({"action":"fail_job","job":"job-0","exception_class":"java.io.IOException","message":"second"})");
     env.Advance(3'000);
     auto ex = env.Json("GET", "/jobs/" + id + "/exceptions");
     const auto& entries = ex["exceptionHistory"]["entries"];
@@ -384,21 +401,26 @@ TEST_CASE("job metrics: strings, version-specific names, -1 and n/a before the f
     CHECK(ArrayHasId(ids, "numRescales") == (v == FlinkVersion::k2_0));
     CHECK(ArrayHasId(ids, "lastCheckpointCompletedTimestamp") == (v == FlinkVersion::k2_0));
     CheckAgainstSample("real/GET_jobs_jobid_metrics.no-get-param.flink-1.14.2.otel.json", ids);
-    auto values = env.Json("GET", "/jobs/" + id +
-                                      "/metrics?get=lastCheckpointDuration,lastCheckpointExternalPath,bogus,uptime");
+    auto values = env.Json(
+        "GET", "/jobs/" + id +
+                   "/metrics?get=lastCheckpointDuration,lastCheckpointExternalPath,bogus,uptime");
     REQUIRE(values.Size() == 3);  // unknown ids are silently left out
     CHECK(Str(values[0]["value"]) == "-1");
     CHECK(Str(values[1]["value"]) == "n/a");
     CHECK(std::stoll(Str(values[2]["value"])) > 0);
     CheckAgainstSample("real/GET_jobs_jobid_metrics.get-all.flink-1.14.2.otel.json", values);
     env.Advance(11'000);
-    auto after = env.Json("GET", "/jobs/" + id + "/metrics?get=lastCheckpointExternalPath,numberOfCompletedCheckpoints");
+    auto after =
+        env.Json("GET", "/jobs/" + id +
+                            "/metrics?get=lastCheckpointExternalPath,numberOfCompletedCheckpoints");
     CHECK(StartsWith(Str(after[0]["value"]), "file:"));
     CHECK(Str(after[1]["value"]) == "1");
   }
 }
 
-TEST_CASE("vertex metrics carry subtask prefixes; the aggregated endpoint has numbers and Flink's empty-list quirk") {
+TEST_CASE(
+    "vertex metrics carry subtask prefixes; the aggregated endpoint has numbers and Flink's "
+    "empty-list quirk") {
   Env env(FlinkVersion::k1_20, 1);
   std::string id = env.JobId("job-0");
   auto details = env.Json("GET", "/jobs/" + id);
@@ -407,35 +429,44 @@ TEST_CASE("vertex metrics carry subtask prefixes; the aggregated endpoint has nu
   CHECK(ArrayHasId(ids, "0.numRecordsOutPerSecond"));
   CHECK(ArrayHasId(ids, "1.Source__Events.numRecordsOutPerSecond"));
   CHECK(ArrayHasId(ids, "0.Source__Events.pendingRecords"));
-  auto vals = env.Json("GET", "/jobs/" + id + "/vertices/" + source +
-                                  "/metrics?get=0.busyTimeMsPerSecond,0.Source__Events.numRecordsOutPerSecond");
+  auto vals = env.Json(
+      "GET", "/jobs/" + id + "/vertices/" + source +
+                 "/metrics?get=0.busyTimeMsPerSecond,0.Source__Events.numRecordsOutPerSecond");
   REQUIRE(vals.Size() == 2);
   CHECK(Str(vals[0]["value"]) == "NaN");
   CHECK(std::stod(Str(vals[1]["value"])) > 0);
   CheckAgainstSample("synthetic/GET_jobs_jobid_vertices_vertexid_metrics.get.SYNTHETIC.json", vals);
 
-  auto agg = env.Json("GET", "/jobs/" + id + "/vertices/" + source +
-                                 "/subtasks/metrics?get=Source__Events.numRecordsOutPerSecond&agg=sum,max");
+  auto agg = env.Json(
+      "GET", "/jobs/" + id + "/vertices/" + source +
+                 "/subtasks/metrics?get=Source__Events.numRecordsOutPerSecond&agg=sum,max");
   REQUIRE(agg.Size() == 1);
   CHECK(agg[0]["sum"].IsDouble());
   CHECK(agg[0]["max"].IsDouble());
   CHECK_FALSE(Has(agg[0], "min"));
-  CheckAgainstSample("synthetic/GET_jobs_jobid_vertices_vertexid_subtasks_metrics.agg.SYNTHETIC.json", agg);
-  auto quirk = env.Json("GET", "/jobs/" + id + "/vertices/" + source +
-                                   "/subtasks/metrics?get=Source__Events.numRecordsOutPerSecond,nope");
+  CheckAgainstSample(
+      "synthetic/GET_jobs_jobid_vertices_vertexid_subtasks_metrics.agg.SYNTHETIC.json", agg);
+  auto quirk =
+      env.Json("GET", "/jobs/" + id + "/vertices/" + source +
+                          "/subtasks/metrics?get=Source__Events.numRecordsOutPerSecond,nope");
   CHECK(quirk.Size() == 0);
-  auto some = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/metrics?get=numRecordsOutPerSecond&subtasks=1");
+  auto some = env.Json("GET", "/jobs/" + id + "/vertices/" + source +
+                                  "/subtasks/metrics?get=numRecordsOutPerSecond&subtasks=1");
   CHECK(some[0]["sum"].GetDouble() == doctest::Approx(some[0]["max"].GetDouble()));
-  auto sub = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=isBackPressured");
+  auto sub = env.Json(
+      "GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=isBackPressured");
   CHECK(Str(sub[0]["value"]) == "false");
   std::string all_ids;
   auto id_list = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics");
   for (const auto& m : id_list.GetArray()) {
     all_ids += (all_ids.empty() ? "" : ",") + Str(m["id"]);
   }
-  auto all = env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=" + all_ids);
+  auto all =
+      env.Json("GET", "/jobs/" + id + "/vertices/" + source + "/subtasks/0/metrics?get=" + all_ids);
   CHECK(all.Size() > 40);
-  CheckAgainstSample("real/GET_jobs_jobid_vertices_vertexid_subtasks_0_metrics.get-all.flink-1.14.2.otel.json", all);
+  CheckAgainstSample(
+      "real/GET_jobs_jobid_vertices_vertexid_subtasks_0_metrics.get-all.flink-1.14.2.otel.json",
+      all);
 
   auto jobs_agg = env.Json("GET", "/jobs/metrics?get=numRestarts");
   REQUIRE(jobs_agg.Size() == 1);
@@ -480,14 +511,18 @@ TEST_CASE("task managers and configuration") {
   CHECK(new_conf.count("state.savepoints.dir") == 0);
 }
 
-TEST_CASE("jar run bodies: 1.18 is strict (claimMode unknown), 1.20 lenient, 2.0 drops programArgs") {
+TEST_CASE(
+    "jar run bodies: 1.18 is strict (claimMode unknown), 1.20 lenient, 2.0 drops programArgs") {
   {
     Env env(FlinkVersion::k1_18, 1);
     std::string jar = Str(env.Json("GET", "/jars")["files"][0]["id"]);
     auto strict = env.Json("POST", "/jars/" + jar + "/run", 400, R"({"claimMode":"CLAIM"})");
-    CHECK(Str(strict["errors"][0]).find("Request did not match expected format JarRunRequestBody.") != std::string::npos);
+    CHECK(
+        Str(strict["errors"][0]).find("Request did not match expected format JarRunRequestBody.") !=
+        std::string::npos);
     CHECK(Str(strict["errors"][0]).find("Unrecognized field \"claimMode\"") != std::string::npos);
-    env.Json("POST", "/jars/" + jar + "/run", 200, R"({"restoreMode":"NO_CLAIM","programArgs":"--a b"})");
+    env.Json("POST", "/jars/" + jar + "/run", 200,
+             R"({"restoreMode":"NO_CLAIM","programArgs":"--a b"})");
     env.Json("POST", "/jars/" + jar + "/run", 400, R"({"restoreMode":"SOMETIMES"})");
     env.Json("POST", "/jars/" + jar + "/run", 400, R"({"parallelism":"two"})");
     env.Json("POST", "/jars/" + jar + "/run", 400, "not json");
@@ -495,9 +530,10 @@ TEST_CASE("jar run bodies: 1.18 is strict (claimMode unknown), 1.20 lenient, 2.0
   {
     Env env(FlinkVersion::k1_20, 1);
     std::string jar = Str(env.Json("GET", "/jars")["files"][0]["id"]);
-    auto ok = env.Json("POST", "/jars/" + jar + "/run", 200,
-                       R"({"claimMode":"CLAIM","restoreMode":"NO_CLAIM","whatever":1,"parallelism":3,)"
-                       R"("programArgsList":["--x","1"],"flinkConfiguration":{"execution.checkpointing.interval":"2 s"}})");
+    auto ok = env.Json(
+        "POST", "/jars/" + jar + "/run", 200,
+        R"({"claimMode":"CLAIM","restoreMode":"NO_CLAIM","whatever":1,"parallelism":3,)"
+        R"("programArgsList":["--x","1"],"flinkConfiguration":{"execution.checkpointing.interval":"2 s"}})");
     std::string id = Str(ok["jobid"]);
     Job* job = env.sim().cluster_for_testing().FindJob(id);
     REQUIRE(job != nullptr);
@@ -522,7 +558,8 @@ TEST_CASE("duplicate job ids are rejected with 400 Could not execute application
   auto dup = env.Json("POST", "/jars/" + jar + "/run", 400, R"({"jobId":")" + id + R"("})");
   CHECK(Str(dup["errors"][0]).find("DuplicateJobSubmissionException") != std::string::npos);
   env.Json("POST", "/jars/" + jar + "/run", 400, R"({"jobId":"xyz"})");
-  auto fresh = env.Json("POST", "/jars/" + jar + "/run", 200, R"({"jobId":"00000000000000000000000000000001"})");
+  auto fresh = env.Json("POST", "/jars/" + jar + "/run", 200,
+                        R"({"jobId":"00000000000000000000000000000001"})");
   CHECK(Str(fresh["jobid"]) == "00000000000000000000000000000001");
 }
 
@@ -547,13 +584,17 @@ TEST_CASE("cancel: 202 {} and 409 for a finished job; mode=stop is 308") {
   CHECK(overview["jobs-finished"].GetInt() == 1);
 }
 
-TEST_CASE("savepoint trigger: 400 without directory, idempotent trigger ids, 404 for unknown triggers, failure causes") {
+TEST_CASE(
+    "savepoint trigger: 400 without directory, idempotent trigger ids, 404 for unknown triggers, "
+    "failure causes") {
   Env env(FlinkVersion::k1_18, 1, {{"state.savepoints.dir", ""}});
   std::string id = env.JobId("job-0");
   auto missing = env.Json("POST", "/jobs/" + id + "/savepoints", 400, "{}");
-  CHECK(Str(missing["errors"][0]).find("Config key [state.savepoints.dir] is not set") != std::string::npos);
+  CHECK(Str(missing["errors"][0]).find("Config key [state.savepoints.dir] is not set") !=
+        std::string::npos);
   const std::string tid = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-  std::string body = R"({"target-directory":")" + env.dir() + R"(/sp","triggerId":")" + tid + R"(","formatType":"NATIVE"})";
+  std::string body = R"({"target-directory":")" + env.dir() + R"(/sp","triggerId":")" + tid +
+                     R"(","formatType":"NATIVE"})";
   CHECK(Str(env.Json("POST", "/jobs/" + id + "/savepoints", 202, body)["request-id"]) == tid);
   CHECK(Str(env.Json("POST", "/jobs/" + id + "/savepoints", 202, body)["request-id"]) == tid);
   env.Advance(2'000);
@@ -562,12 +603,15 @@ TEST_CASE("savepoint trigger: 400 without directory, idempotent trigger ids, 404
   env.Json("POST", "/jobs/" + id + "/savepoints", 400, R"({"target-directory":"/x","bogus":true})");
 
   env.Action(R"({"action":"checkpoints","job":"job-0","mode":"fail","message":"disk full"})");
-  auto t2 = Str(env.Json("POST", "/jobs/" + id + "/savepoints", 202, R"({"target-directory":"/tmp/x"})")["request-id"]);
+  auto t2 = Str(env.Json("POST", "/jobs/" + id + "/savepoints", 202,
+                         R"({"target-directory":"/tmp/x"})")["request-id"]);
   env.Advance(2'000);
   auto failed = env.Json("GET", "/jobs/" + id + "/savepoints/" + t2);
   CHECK(Str(failed["status"]["id"]) == "COMPLETED");
-  CHECK(Str(failed["operation"]["failure-cause"]["class"]) == "java.util.concurrent.CompletionException");
-  CHECK(Str(failed["operation"]["failure-cause"]["stack-trace"]).find("disk full") != std::string::npos);
+  CHECK(Str(failed["operation"]["failure-cause"]["class"]) ==
+        "java.util.concurrent.CompletionException");
+  CHECK(Str(failed["operation"]["failure-cause"]["stack-trace"]).find("disk full") !=
+        std::string::npos);
   CHECK(StartsWith(Str(failed["operation"]["failure-cause"]["serialized-throwable"]), "rO0ABXNy"));
   CheckAgainstSample("synthetic/GET_jobs_jobid_savepoints_triggerid.failed.SYNTHETIC.json", failed);
 }
@@ -576,14 +620,16 @@ TEST_CASE("jars: multipart upload (jar names only), list, run, delete") {
   Env env(FlinkVersion::k1_20, 0);
   const std::string boundary = "----flinksimboundary";
   auto multipart = [&](const std::string& filename, const std::string& data) {
-    return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"" + filename +
-           "\"\r\nContent-Type: application/x-java-archive\r\n\r\n" + data + "\r\n--" + boundary + "--\r\n";
+    return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"" +
+           filename + "\"\r\nContent-Type: application/x-java-archive\r\n\r\n" + data + "\r\n--" +
+           boundary + "--\r\n";
   };
   std::vector<std::pair<std::string, std::string>> headers = {
       {"Content-Type", "multipart/form-data; boundary=" + boundary}};
   auto up = env.Call("POST", "/jars/upload",
-                     multipart("pipeline.jar", "PK\x03\x04 fake\nMain-Class: com.acme.Pipeline\n"
-                                               "flinksim-operators: in=Source: Kafka,parse=Parse,out=Sink: S3\n"),
+                     multipart("pipeline.jar",
+                               "PK\x03\x04 fake\nMain-Class: com.acme.Pipeline\n"
+                               "flinksim-operators: in=Source: Kafka,parse=Parse,out=Sink: S3\n"),
                      headers);
   REQUIRE(up.status == 200);
   rapidjson::Document d;
@@ -612,7 +658,7 @@ TEST_CASE("jars: multipart upload (jar names only), list, run, delete") {
   REQUIRE(details["vertices"].Size() == 3);
   CHECK(Str(details["vertices"][0]["name"]) == "Source: Kafka");
   CHECK(Str(env.Json("GET", "/jobs/" + id + "/vertices/" + Str(details["vertices"][0]["id"]) +
-                             "/metrics?get=0.Source__Kafka.pendingRecords")[0]["id"]) ==
+                                "/metrics?get=0.Source__Kafka.pendingRecords")[0]["id"]) ==
         "0.Source__Kafka.pendingRecords");
   CHECK(env.Call("DELETE", "/jars/" + jar_id).status == 200);
   CHECK(env.Call("DELETE", "/jars/" + jar_id).status == 400);
@@ -622,12 +668,14 @@ TEST_CASE("jars: multipart upload (jar names only), list, run, delete") {
 TEST_CASE("a restore from a missing path is accepted (200) and the job then FAILS") {
   Env env(FlinkVersion::k1_20, 1);
   std::string jar = Str(env.Json("GET", "/jars")["files"][0]["id"]);
-  auto run = env.Json("POST", "/jars/" + jar + "/run", 200, R"({"savepointPath":"/does/not/exist"})");
+  auto run =
+      env.Json("POST", "/jars/" + jar + "/run", 200, R"({"savepointPath":"/does/not/exist"})");
   std::string id = Str(run["jobid"]);
   env.Advance(500);
   CHECK(Str(env.Json("GET", "/jobs/" + id + "/status")["status"]) == "FAILED");
   auto ex = env.Json("GET", "/jobs/" + id + "/exceptions");
-  CHECK(Str(ex["root-exception"]).find("Cannot find checkpoint or savepoint file/directory '/does/not/exist'") !=
+  CHECK(Str(ex["root-exception"])
+            .find("Cannot find checkpoint or savepoint file/directory '/does/not/exist'") !=
         std::string::npos);
   CHECK(env.Json("GET", "/jobs/" + id + "/metrics").Size() == 0);
 }

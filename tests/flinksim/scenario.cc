@@ -30,8 +30,7 @@ rapidjson::Value ToJson(const YAML::Node& node, rapidjson::Document::AllocatorTy
       std::string s = node.as<std::string>();
       return rapidjson::Value(s.c_str(), alloc);
     }
-    default:
-      return rapidjson::Value(rapidjson::kNullType);
+    default: return rapidjson::Value(rapidjson::kNullType);
   }
 }
 
@@ -42,7 +41,8 @@ std::vector<ScenarioStep> ParseScenario(const std::string& yaml_text) {
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    throw std::runtime_error("scenario: invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    throw std::runtime_error("scenario: invalid YAML at line " + std::to_string(e.mark.line + 1) +
+                             ": " + e.msg);
   }
   YAML::Node list = root;
   if (root.IsMap()) {
@@ -50,12 +50,15 @@ std::vector<ScenarioStep> ParseScenario(const std::string& yaml_text) {
   }
   std::vector<ScenarioStep> steps;
   if (!list || list.IsNull()) return steps;
-  if (!list.IsSequence()) throw std::runtime_error("scenario: expected a list of actions (or a map with `actions`)");
+  if (!list.IsSequence())
+    throw std::runtime_error("scenario: expected a list of actions (or a map with `actions`)");
   int index = 0;
   for (const auto& item : list) {
     ++index;
-    std::string where = "scenario step " + std::to_string(index) + " (line " + std::to_string(item.Mark().line + 1) + ")";
-    if (!item.IsMap()) throw std::runtime_error(where + ": expected a map like {at: 30s, action: ...}");
+    std::string where = "scenario step " + std::to_string(index) + " (line " +
+                        std::to_string(item.Mark().line + 1) + ")";
+    if (!item.IsMap())
+      throw std::runtime_error(where + ": expected a map like {at: 30s, action: ...}");
     if (!item["action"]) throw std::runtime_error(where + ": missing key `action`");
     ScenarioStep step;
     step.description = where;

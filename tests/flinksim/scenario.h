@@ -15,9 +15,9 @@
 namespace flinksim {
 
 struct ScenarioStep {
-  int64_t at_ms = 0;  // simulated ms after flinksim started
+  int64_t at_ms = 0;                            // simulated ms after flinksim started
   std::shared_ptr<rapidjson::Document> action;  // JSON object with "action" and its arguments
-  std::string description;  // "step 3 (line 5)" for error messages
+  std::string description;                      // "step 3 (line 5)" for error messages
 };
 
 // Parses a scenario document. Throws std::runtime_error naming the step and what is wrong

@@ -56,7 +56,9 @@ class Args {
     const auto& x = v_[key];
     if (x.IsNumber()) return static_cast<int64_t>(std::llround(x.GetDouble()));
     auto ms = ParseDurationMs(Str(key));
-    if (!ms) throw std::invalid_argument(std::string("argument `") + key + "` must be a duration like 30s");
+    if (!ms)
+      throw std::invalid_argument(std::string("argument `") + key +
+                                  "` must be a duration like 30s");
     return ms;
   }
 
@@ -79,12 +81,9 @@ HttpResponse JsonResponse(int status, std::string body) {
 
 const char* CheckpointModeName(CheckpointFaultMode m) {
   switch (m) {
-    case CheckpointFaultMode::kOk:
-      return "ok";
-    case CheckpointFaultMode::kFail:
-      return "fail";
-    case CheckpointFaultMode::kStall:
-      return "stall";
+    case CheckpointFaultMode::kOk: return "ok";
+    case CheckpointFaultMode::kFail: return "fail";
+    case CheckpointFaultMode::kStall: return "stall";
   }
   return "ok";
 }
@@ -100,14 +99,16 @@ Simulator::Simulator(SimulatorOptions options, SimClock& clock)
     : clock_(clock),
       start_ms_(clock.NowMs()),
       cluster_(options.cluster, start_ms_),
-      api_(cluster_, "http://" + options.cluster.rest_address + ":" + std::to_string(options.cluster.rest_port)),
+      api_(cluster_, "http://" + options.cluster.rest_address + ":" +
+                         std::to_string(options.cluster.rest_port)),
       scenario_(std::move(options.scenario)) {
   for (int i = 0; i < options.initial_jobs; ++i) {
     cluster_.StartDefaultJob("job-" + std::to_string(i), options.checkpoint_interval_ms);
   }
 }
 
-void Simulator::SetEndpoints(const std::string& rest, const std::string& prometheus, const std::string& control) {
+void Simulator::SetEndpoints(const std::string& rest, const std::string& prometheus,
+                             const std::string& control) {
   std::lock_guard<std::mutex> lock(mu_);
   rest_endpoint_ = rest;
   prometheus_endpoint_ = prometheus;
@@ -158,7 +159,8 @@ RestOutcome Simulator::HandleRest(const HttpRequest& request, bool record) {
     return out;
   }
   int64_t seq = 0;
-  const bool mutating = request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
+  const bool mutating =
+      request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
   if (record && mutating) {
     LoggedRequest entry;
     entry.sim_time = cluster_.now();
@@ -166,7 +168,8 @@ RestOutcome Simulator::HandleRest(const HttpRequest& request, bool record) {
     entry.path = request.path;
     entry.query = request.query;
     entry.body = request.body.size() > 65'536 ? request.body.substr(0, 65'536) : request.body;
-    if (StartsWith(ToLower(request.Header("Content-Type")), "multipart/")) entry.body = "<multipart upload>";
+    if (StartsWith(ToLower(request.Header("Content-Type")), "multipart/"))
+      entry.body = "<multipart upload>";
     entry.user_agent = request.Header("User-Agent");
     entry.instance = request.Header("X-Flinkguard-Instance");
     seq = log_.Add(std::move(entry));
@@ -179,19 +182,31 @@ RestOutcome Simulator::HandleRest(const HttpRequest& request, bool record) {
   out.delay_ms = d.delay_ms;
   switch (d.body) {
     case FaultDecision::Body::kLeaderElection:
-      out.response = ErrorResponse(503, {"Service temporarily unavailable due to an ongoing leader election. Please refresh."});
+      out.response = ErrorResponse(
+          503,
+          {"Service temporarily unavailable due to an ongoing leader election. Please refresh."});
       break;
     case FaultDecision::Body::kServerError:
-      out.response = ErrorResponse(500, {"Internal server error.",
-                                         java::ServerSideException(JavaStackTrace(
-                                             "java.util.concurrent.CompletionException",
-                                             "org.apache.flink.runtime.rpc.exceptions.RecipientUnreachableException: Could not send message [RemoteFencedMessage] from sender [unknown] to recipient [pekko.tcp://flink@localhost:6123/user/rpc/dispatcher_1], because the recipient is unreachable. This can either mean that the recipient has been terminated or that the remote RpcService is currently not reachable.",
-                                             {"java.base/java.util.concurrent.CompletableFuture.encodeRelay(CompletableFuture.java:368)",
-                                              "org.apache.flink.runtime.rpc.pekko.PekkoInvocationHandler.lambda$invokeRpc$1(PekkoInvocationHandler.java:260)"}))});
+      out.response = ErrorResponse(
+          500,
+          {"Internal server error.",
+           java::ServerSideException(JavaStackTrace(
+               "java.util.concurrent.CompletionException",
+               "org.apache.flink.runtime.rpc.exceptions.RecipientUnreachableException: Could not "
+               "send message [RemoteFencedMessage] from sender [unknown] to recipient "
+               "[pekko.tcp://flink@localhost:6123/user/rpc/dispatcher_1], because the recipient is "
+               "unreachable. This can either mean that the recipient has been terminated or that "
+               "the remote RpcService is currently not reachable.",
+               {"java.base/"
+                "java.util.concurrent.CompletableFuture.encodeRelay(CompletableFuture.java:368)",
+                "org.apache.flink.runtime.rpc.pekko.PekkoInvocationHandler.lambda$invokeRpc$1("
+                "PekkoInvocationHandler.java:260)"}))});
       break;
     case FaultDecision::Body::kGarbage:
       out.response.status = 200;
-      out.response.body = "<html><head><title>502 Bad Gateway</title></head><body>upstream sent garbage \x01\x02 {{{";
+      out.response.body =
+          "<html><head><title>502 Bad Gateway</title></head><body>upstream sent garbage \x01\x02 "
+          "{{{";
       break;
     case FaultDecision::Body::kTruncated: {
       out.response = api_.Handle(request);
@@ -199,9 +214,7 @@ RestOutcome Simulator::HandleRest(const HttpRequest& request, bool record) {
       out.response.body.resize(keep);
       break;
     }
-    case FaultDecision::Body::kNormal:
-      out.response = api_.Handle(request);
-      break;
+    case FaultDecision::Body::kNormal: out.response = api_.Handle(request); break;
   }
   if (seq != 0) log_.SetStatus(seq, out.response.status);
   return out;
@@ -233,7 +246,8 @@ HttpResponse Simulator::ControlLocked(const HttpRequest& request) {
   std::string path = Normalize(request.path);
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const std::string& m = request.method;
-  if (m == "GET" && (path == "/_sim" || path == "/_sim/state")) return JsonResponse(200, StateJsonLocked());
+  if (m == "GET" && (path == "/_sim" || path == "/_sim/state"))
+    return JsonResponse(200, StateJsonLocked());
   if (m == "GET" && path == "/_sim/jobs") return JsonResponse(200, JobsJsonLocked());
   if (m == "GET" && path == "/_sim/requests") return JsonResponse(200, RequestsJsonLocked());
   if (m == "DELETE" && path == "/_sim/requests") {
@@ -252,7 +266,8 @@ HttpResponse Simulator::ControlLocked(const HttpRequest& request) {
       // POST /_sim/<action> with the arguments as body.
       if (!doc.IsObject()) return JsonResponse(400, ErrorJson("body must be a JSON object"));
       doc.RemoveMember("action");
-      doc.AddMember("action", rapidjson::Value(name.c_str(), doc.GetAllocator()), doc.GetAllocator());
+      doc.AddMember("action", rapidjson::Value(name.c_str(), doc.GetAllocator()),
+                    doc.GetAllocator());
     }
     if (doc.IsArray()) {
       std::string results = "[";
@@ -343,7 +358,8 @@ std::string Simulator::ApplyActionLocked(const rapidjson::Value& action, int* st
       }
       for (Job* t : targets) {
         cluster_.SetCheckpointMode(t->id, m, a.Str("message"));
-        if (a.Has("tolerable")) t->settings.tolerable_failed = static_cast<int>(*a.Num("tolerable"));
+        if (a.Has("tolerable"))
+          t->settings.tolerable_failed = static_cast<int>(*a.Num("tolerable"));
       }
     } else if (name == "set_traffic") {
       Job* job = nullptr;
@@ -390,7 +406,8 @@ std::string Simulator::ApplyActionLocked(const rapidjson::Value& action, int* st
       std::string path = a.Str("path");
       if (path.empty()) {
         Job* job = nullptr;
-        if (!job_or_error(&job)) return ErrorJson("delete_checkpoint: give `path`, or `job` (and `checkpoint`)");
+        if (!job_or_error(&job))
+          return ErrorJson("delete_checkpoint: give `path`, or `job` (and `checkpoint`)");
         std::string which = ToLower(a.Str("checkpoint", "latest"));
         std::optional<int64_t> id;
         if (which == "latest") {
@@ -413,7 +430,8 @@ std::string Simulator::ApplyActionLocked(const rapidjson::Value& action, int* st
       log_.Clear();
     } else if (name == "start_job") {
       std::string job_name = a.Str("name", "job-" + std::to_string(cluster_.jobs().size()));
-      std::string id = cluster_.StartDefaultJob(job_name, a.Duration("checkpoint_interval").value_or(10'000));
+      std::string id =
+          cluster_.StartDefaultJob(job_name, a.Duration("checkpoint_interval").value_or(10'000));
       j.KV("job", id);
     } else if (name == "cancel_job") {
       Job* job = nullptr;
@@ -447,18 +465,25 @@ std::string Simulator::JobsJsonLocked() {
   for (const auto& jp : cluster_.jobs()) {
     const Job& job = *jp;
     j.BeginObject();
-    j.KV("id", job.id).KV("name", job.name).KV("status", Name(job.status)).KV("task_state", Name(job.task_state));
+    j.KV("id", job.id)
+        .KV("name", job.name)
+        .KV("status", Name(job.status))
+        .KV("task_state", Name(job.task_state));
     j.KV("jar_id", job.jar_id).KV("attempt", job.attempt).KV("num_restarts", job.num_restarts);
     j.KV("start_time", job.start_time).KV("end_time", job.end_time);
     j.Key("operators").BeginArray();
-    for (const auto& op : job.operators) j.BeginObject().KV("uid", op.uid).KV("name", op.name).KV("id", op.id).EndObject();
+    for (const auto& op : job.operators)
+      j.BeginObject().KV("uid", op.uid).KV("name", op.name).KV("id", op.id).EndObject();
     j.EndArray();
     j.KV("parallelism", job.MaxParallelism());
     j.Key("settings").BeginObject();
     j.KV("checkpoint_interval_ms", job.settings.checkpoint_interval_ms);
-    j.KV("num_retained", job.settings.num_retained).KV("tolerable_failed_checkpoints", job.settings.tolerable_failed);
-    j.KV("restart_strategy", job.settings.restart_strategy).KV("restart_attempts", job.settings.restart_attempts);
-    j.KV("restart_delay_ms", job.settings.restart_delay_ms).KV("checkpoint_dir", job.settings.checkpoint_dir);
+    j.KV("num_retained", job.settings.num_retained)
+        .KV("tolerable_failed_checkpoints", job.settings.tolerable_failed);
+    j.KV("restart_strategy", job.settings.restart_strategy)
+        .KV("restart_attempts", job.settings.restart_attempts);
+    j.KV("restart_delay_ms", job.settings.restart_delay_ms)
+        .KV("checkpoint_dir", job.settings.checkpoint_dir);
     j.KV("savepoint_dir", job.settings.savepoint_dir).KV("claim_mode", job.settings.claim_mode);
     j.EndObject();
     j.Key("flink_configuration").BeginObject();
@@ -478,7 +503,9 @@ std::string Simulator::JobsJsonLocked() {
     }
     j.Key("restore_request");
     if (job.restore_path) {
-      j.BeginObject().KV("savepoint_path", *job.restore_path).KV("allow_non_restored_state", job.restore_allow_non_restored);
+      j.BeginObject()
+          .KV("savepoint_path", *job.restore_path)
+          .KV("allow_non_restored_state", job.restore_allow_non_restored);
       j.KV("failed", !job.init_failure.empty()).EndObject();
     } else {
       j.Null();
@@ -498,17 +525,22 @@ std::string Simulator::JobsJsonLocked() {
       auto it = job.checkpoints.find(*id);
       return it == job.checkpoints.end() ? "" : it->second.external_path;
     };
-    j.KV("latest_completed", path_of(job.latest_completed)).KV("latest_savepoint", path_of(job.latest_savepoint));
+    j.KV("latest_completed", path_of(job.latest_completed))
+        .KV("latest_savepoint", path_of(job.latest_savepoint));
     j.EndObject();
     j.Key("traffic").BeginObject();
     j.Key("qps").Double(job.traffic.qps).Key("backpressure").Double(job.traffic.backpressure);
-    j.KV("pending_records", static_cast<int64_t>(cluster_.PendingRecordsPerSubtask(job) *
-                                                  (job.vertices.empty() ? 1 : job.vertices.front().parallelism)));
+    j.KV("pending_records",
+         static_cast<int64_t>(cluster_.PendingRecordsPerSubtask(job) *
+                              (job.vertices.empty() ? 1 : job.vertices.front().parallelism)));
     j.EndObject();
     j.Key("restart_loop");
     if (job.faults.restart_loop) {
-      j.BeginObject().KV("remaining", job.faults.restart_loop_remaining).KV("after_ms", job.faults.restart_loop_after_ms);
-      j.KV("exception", job.faults.restart_loop_exception.class_name + ": " + job.faults.restart_loop_exception.message);
+      j.BeginObject()
+          .KV("remaining", job.faults.restart_loop_remaining)
+          .KV("after_ms", job.faults.restart_loop_after_ms);
+      j.KV("exception", job.faults.restart_loop_exception.class_name + ": " +
+                            job.faults.restart_loop_exception.message);
       j.EndObject();
     } else {
       j.Null();
@@ -540,7 +572,9 @@ std::string Simulator::StateJsonLocked() {
   j.KV("now", cluster_.now()).KV("start", start_ms_);
   j.Key("time_scale").Double(clock_.scale());
   j.KV("flink_version", cluster_.version_string()).KV("data_dir", cluster_.options().data_dir);
-  j.KV("rest", rest_endpoint_).KV("prometheus", prometheus_endpoint_).KV("control", control_endpoint_);
+  j.KV("rest", rest_endpoint_)
+      .KV("prometheus", prometheus_endpoint_)
+      .KV("control", control_endpoint_);
   j.Key("faults");
   faults_.Describe(j, cluster_.now());
   j.KV("scenario_steps", static_cast<int64_t>(scenario_.size()));

@@ -24,8 +24,8 @@ namespace flinksim {
 
 struct SimulatorOptions {
   ClusterOptions cluster;
-  int initial_jobs = 0;                      // --jobs N: job-0 .. job-(N-1)
-  int64_t checkpoint_interval_ms = 10'000;   // for the initial jobs
+  int initial_jobs = 0;                     // --jobs N: job-0 .. job-(N-1)
+  int64_t checkpoint_interval_ms = 10'000;  // for the initial jobs
   std::vector<ScenarioStep> scenario;
 };
 
@@ -59,7 +59,8 @@ class Simulator {
   bool Hanging();
 
   // Records the bound ports (for /_sim/state and the jars "address").
-  void SetEndpoints(const std::string& rest, const std::string& prometheus, const std::string& control);
+  void SetEndpoints(const std::string& rest, const std::string& prometheus,
+                    const std::string& control);
 
   // Applies one control action (a JSON object with "action"). Returns the JSON result body;
   // on error sets `*status` to 400/404/409 and returns {"error": ...}. Thread-safe.

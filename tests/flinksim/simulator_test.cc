@@ -19,7 +19,8 @@ constexpr int64_t kT0 = 1'700'000'000'000;
 
 class Env {
  public:
-  explicit Env(int jobs = 2, std::vector<ScenarioStep> scenario = {}, FlinkVersion v = FlinkVersion::k1_20)
+  explicit Env(int jobs = 2, std::vector<ScenarioStep> scenario = {},
+               FlinkVersion v = FlinkVersion::k1_20)
       : dir_("flinksim-sim"), clock_(kT0) {
     SimulatorOptions o;
     o.cluster.version = v;
@@ -38,7 +39,8 @@ class Env {
                    std::vector<std::pair<std::string, std::string>> headers = {}) {
     return sim_->HandleRest(Request(method, uri, body, std::move(headers)));
   }
-  HttpResponse Control(const std::string& method, const std::string& uri, const std::string& body = "") {
+  HttpResponse Control(const std::string& method, const std::string& uri,
+                       const std::string& body = "") {
     return sim_->HandleControl(Request(method, uri, body, {}));
   }
   Job& job(const std::string& ref) {
@@ -48,7 +50,8 @@ class Env {
   }
 
  private:
-  static HttpRequest Request(const std::string& method, const std::string& uri, const std::string& body,
+  static HttpRequest Request(const std::string& method, const std::string& uri,
+                             const std::string& body,
                              std::vector<std::pair<std::string, std::string>> headers) {
     HttpRequest r;
     r.method = method;
@@ -71,8 +74,9 @@ TEST_CASE("leader election answers 503 with Flink's text for N requests, then no
   for (int i = 0; i < 2; ++i) {
     RestOutcome r = env.Rest("GET", "/jobs/overview");
     CHECK(r.response.status == 503);
-    CHECK(r.response.body ==
-          R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})");
+    CHECK(
+        r.response.body ==
+        R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})");
   }
   CHECK(env.Rest("GET", "/jobs/overview").response.status == 200);
   // A time-bounded window (simulated time).
@@ -82,7 +86,8 @@ TEST_CASE("leader election answers 503 with Flink's text for N requests, then no
   CHECK(env.Rest("GET", "/overview").response.status == 200);
 }
 
-TEST_CASE("garbage, truncated and 500 bodies, limited to a path prefix; slow answers carry a delay") {
+TEST_CASE(
+    "garbage, truncated and 500 bodies, limited to a path prefix; slow answers carry a delay") {
   Env env;
   env.Control("POST", "/_sim/garbage", R"({"path_prefix":"/jobs/overview"})");
   RestOutcome g = env.Rest("GET", "/v1/jobs/overview");
@@ -101,7 +106,8 @@ TEST_CASE("garbage, truncated and 500 bodies, limited to a path prefix; slow ans
   env.Control("POST", "/_sim/error_500", R"({"duration":"5s"})");
   RestOutcome e = env.Rest("GET", "/config");
   CHECK(e.response.status == 500);
-  CHECK(e.response.body.find(R"({"errors":["Internal server error.","<Exception on server side:\n)") == 0);
+  CHECK(e.response.body.find(
+            R"({"errors":["Internal server error.","<Exception on server side:\n)") == 0);
   env.Advance(6'000);
   CHECK(env.Rest("GET", "/config").response.status == 200);
 
@@ -110,7 +116,8 @@ TEST_CASE("garbage, truncated and 500 bodies, limited to a path prefix; slow ans
   CHECK(env.Rest("GET", "/config").delay_ms == 0);
 }
 
-TEST_CASE("cluster down: refuse closes the listener, hang holds requests; both bounded by a duration") {
+TEST_CASE(
+    "cluster down: refuse closes the listener, hang holds requests; both bounded by a duration") {
   Env env;
   CHECK(env.sim().RestShouldListen());
   env.Control("POST", "/_sim/cluster_down", R"({"mode":"refuse","duration":"30s"})");
@@ -130,7 +137,9 @@ TEST_CASE("cluster down: refuse closes the listener, hang holds requests; both b
   CHECK(env.Rest("GET", "/overview").response.status == 200);
 }
 
-TEST_CASE("the request log records mutating requests with identity headers and sim time; it can be cleared") {
+TEST_CASE(
+    "the request log records mutating requests with identity headers and sim time; it can be "
+    "cleared") {
   Env env;
   std::string id = env.job("job-0").id;
   env.Rest("GET", "/jobs/overview");
@@ -155,9 +164,12 @@ TEST_CASE("the request log records mutating requests with identity headers and s
   CHECK(env.Control("GET", "/_sim/requests").body == R"({"requests":[]})");
 }
 
-TEST_CASE("control actions: fail (restart/terminal), restart loops, checkpoints, traffic, time, deletion") {
+TEST_CASE(
+    "control actions: fail (restart/terminal), restart loops, checkpoints, traffic, time, "
+    "deletion") {
   Env env;
-  CHECK(env.Control("POST", "/_sim/fail_job", R"({"job":"job-0","exception":"java.lang.RuntimeException: boom"})")
+  CHECK(env.Control("POST", "/_sim/fail_job",
+                    R"({"job":"job-0","exception":"java.lang.RuntimeException: boom"})")
             .status == 200);
   CHECK(env.job("job-0").status == JobStatus::kRestarting);
   CHECK(env.Control("POST", "/_sim/fail_job", R"({"job":"job-1","terminal":true})").status == 200);
@@ -167,9 +179,11 @@ TEST_CASE("control actions: fail (restart/terminal), restart loops, checkpoints,
   CHECK(env.Control("POST", "/_sim/no_such_action", "{}").status == 400);
 
   env.Advance(3'000);
-  CHECK(env.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","qps":5000,"backpressure":0.8})").status == 200);
+  CHECK(env.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","qps":5000,"backpressure":0.8})")
+            .status == 200);
   CHECK(env.job("job-0").traffic.qps == doctest::Approx(5000.0));
-  CHECK(env.Control("POST", "/_sim/restart_loop", R"({"job":"job-0","after":"2s","times":1})").status == 200);
+  CHECK(env.Control("POST", "/_sim/restart_loop", R"({"job":"job-0","after":"2s","times":1})")
+            .status == 200);
   CHECK(env.Control("POST", "/_sim/advance_time", R"({"by":"3s"})").status == 200);
   CHECK(env.job("job-0").num_restarts == 2);
 
@@ -178,12 +192,14 @@ TEST_CASE("control actions: fail (restart/terminal), restart loops, checkpoints,
   REQUIRE(j.latest_completed.has_value());
   std::string dir = j.checkpoints.at(*j.latest_completed).local_dir;
   CHECK(ReadWholeFile(dir + "/_metadata").has_value());
-  CHECK(env.Control("POST", "/_sim/delete_checkpoint", R"({"job":"job-0","checkpoint":"latest"})").status == 200);
+  CHECK(env.Control("POST", "/_sim/delete_checkpoint", R"({"job":"job-0","checkpoint":"latest"})")
+            .status == 200);
   CHECK_FALSE(ReadWholeFile(dir + "/_metadata").has_value());
 
   CHECK(env.Control("POST", "/_sim/checkpoints", R"({"mode":"stall"})").status == 200);
   CHECK(env.job("job-0").faults.checkpoint_mode == CheckpointFaultMode::kStall);
-  CHECK(env.Control("POST", "/_sim/actions", R"([{"action":"clear_faults"},{"action":"start_job","name":"extra"}])")
+  CHECK(env.Control("POST", "/_sim/actions",
+                    R"([{"action":"clear_faults"},{"action":"start_job","name":"extra"}])")
             .status == 200);
   CHECK(env.job("job-0").faults.checkpoint_mode == CheckpointFaultMode::kOk);
   CHECK(env.job("extra").status == JobStatus::kInitializing);
@@ -234,14 +250,15 @@ TEST_CASE("Prometheus exposition: Flink's names, labels, HELP/TYPE and value for
   const std::string id = env.job("job-0").id;
   CHECK(text.find("# HELP flink_jobmanager_job_numRestarts numRestarts (scope: jobmanager_job)\n"
                   "# TYPE flink_jobmanager_job_numRestarts gauge\n"
-                  "flink_jobmanager_job_numRestarts{job_id=\"" + id + "\",job_name=\"job_0\",host=\"localhost\",} 1.0\n") !=
-        std::string::npos);
+                  "flink_jobmanager_job_numRestarts{job_id=\"" +
+                  id + "\",job_name=\"job_0\",host=\"localhost\",} 1.0\n") != std::string::npos);
   CHECK(text.find("flink_jobmanager_job_uptime{") != std::string::npos);
   CHECK(text.find("flink_jobmanager_job_lastCheckpointDuration{") != std::string::npos);
   CHECK(text.find("flink_taskmanager_job_task_backPressuredTimeMsPerSecond{") != std::string::npos);
   CHECK(text.find("flink_taskmanager_job_task_operator_pendingRecords{") != std::string::npos);
   CHECK(text.find("flink_taskmanager_job_task_buffers_inPoolUsage{") != std::string::npos);
-  std::regex op_sample(R"re(flink_taskmanager_job_task_operator_numRecordsOutPerSecond\{job_id="[0-9a-f]{32}",job_name="job_0",task_name="Source:_Events",operator_name="Source:_Events",subtask_index="0",task_attempt_num="1",tm_id="localhost:\d+_[0-9a-f]{6}",host="localhost",task_id="[0-9a-f]{32}",operator_id="[0-9a-f]{32}",task_attempt_id="[0-9a-f]{32}",\} \d+\.\d+)re");
+  std::regex op_sample(
+      R"re(flink_taskmanager_job_task_operator_numRecordsOutPerSecond\{job_id="[0-9a-f]{32}",job_name="job_0",task_name="Source:_Events",operator_name="Source:_Events",subtask_index="0",task_attempt_num="1",tm_id="localhost:\d+_[0-9a-f]{6}",host="localhost",task_id="[0-9a-f]{32}",operator_id="[0-9a-f]{32}",task_attempt_id="[0-9a-f]{32}",\} \d+\.\d+)re");
   CHECK(std::regex_search(text, op_sample));
   // Every sample line belongs to the family announced just before it.
   std::string family;

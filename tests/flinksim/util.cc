@@ -242,8 +242,8 @@ ExceptionSpec ParseExceptionSpec(std::string_view text) {
   std::string s = Trim(text);
   size_t colon = s.find(':');
   std::string head = colon == std::string::npos ? s : s.substr(0, colon);
-  bool looks_like_class = !head.empty() && head.find(' ') == std::string::npos &&
-                          head.find('.') != std::string::npos;
+  bool looks_like_class =
+      !head.empty() && head.find(' ') == std::string::npos && head.find('.') != std::string::npos;
   if (looks_like_class) {
     std::string msg = colon == std::string::npos ? "" : Trim(s.substr(colon + 1));
     return {head, msg};

@@ -93,8 +93,7 @@ ExceptionSpec ParseExceptionSpec(std::string_view text);
 // frames (each without the leading "\tat "). `cause`, when not empty, is appended as a
 // "Caused by: " section (it must itself be a stringified throwable).
 std::string JavaStackTrace(const std::string& class_name, const std::string& message,
-                           const std::vector<std::string>& frames,
-                           const std::string& cause = "");
+                           const std::vector<std::string>& frames, const std::string& cause = "");
 
 // Standard base64 (with padding).
 std::string Base64Encode(std::string_view data);
