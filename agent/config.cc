@@ -329,7 +329,7 @@ class SchemaLoader {
   }
 
   std::optional<TsdbConfig> ReadTsdb(const YamlValue& value) {
-    MapReader m(r_, value, {"prometheus", "timeout", "job_label"});
+    MapReader m(r_, value, {"prometheus", "timeout", "job_label", "signals"});
     if (!m.ok()) return std::nullopt;
     TsdbConfig tsdb;
     if (auto v = m.Required("prometheus")) {
@@ -346,7 +346,22 @@ class SchemaLoader {
         }
       }
     }
+    if (auto v = m.Get("signals")) ReadSignals(*v, &tsdb.signals);
     return tsdb;
+  }
+
+  // A map signal name -> PromQL text (tsdb.signals, jobs[].signals).
+  void ReadSignals(const YamlValue& value, std::map<std::string, SourceText>* out) {
+    auto entries = r_.Entries(value);
+    if (!entries) return;
+    for (auto& [name, q] : *entries) {
+      if (!IsIdentifier(name)) {
+        r_.Report(ConfigReader::ToLocation(q.key_mark), q.path,
+                  "expected a signal name ([a-z_][a-z0-9_]*); found '" + QuoteForMessage(name) + "'");
+        continue;
+      }
+      if (auto text = r_.Text(q)) out->emplace(name, std::move(*text));
+    }
   }
 
   void ReadClusters(const YamlValue& value, std::vector<ClusterConfig>* clusters) {
@@ -525,17 +540,7 @@ class SchemaLoader {
         r_.Report(ConfigReader::ToLocation(v->key_mark), v->path,
                   "signals are PromQL queries and need a tsdb section with prometheus set");
       }
-      if (auto entries = r_.Entries(*v)) {
-        for (auto& [name, q] : *entries) {
-          if (!IsIdentifier(name)) {
-            r_.Report(
-                ConfigReader::ToLocation(q.key_mark), q.path,
-                "expected a signal name ([a-z_][a-z0-9_]*); found '" + QuoteForMessage(name) + "'");
-            continue;
-          }
-          if (auto text = r_.Text(q)) j.signals.emplace(name, std::move(*text));
-        }
-      }
+      ReadSignals(*v, &j.signals);
     }
     if (auto v = m.Get("recovery")) ReadRecovery(*v, &j.recovery);
     if (auto v = m.Get("rules")) {

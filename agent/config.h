@@ -91,6 +91,10 @@ struct TsdbConfig {
   Url prometheus;
   Duration timeout = std::chrono::seconds{5};
   std::string job_label = "job_name";  // the label that carries the Flink job name
+  // Signal name -> PromQL returning that signal for every job, one series per job told apart by
+  // `job_label` (e.g. sum by (job_name) (...)): one query per signal per cycle, not one per job.
+  // A job's own `signals` entry of the same name replaces it for that job.
+  std::map<std::string, SourceText> signals;
 };
 
 struct TlsConfig {

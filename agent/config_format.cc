@@ -172,6 +172,13 @@ std::string FormatConfig(const Config& config) {
     out << YAML::Key << "prometheus" << YAML::Value << config.tsdb->prometheus.ToString();
     Dur(out, "timeout", config.tsdb->timeout);
     out << YAML::Key << "job_label" << YAML::Value << config.tsdb->job_label;
+    if (!config.tsdb->signals.empty()) {
+      out << YAML::Key << "signals" << YAML::Value << YAML::BeginMap;
+      for (const auto& [name, q] : config.tsdb->signals) {
+        out << YAML::Key << name << YAML::Value << YAML::SingleQuoted << q.text;
+      }
+      out << YAML::EndMap;
+    }
     out << YAML::EndMap;
   }
   out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq;

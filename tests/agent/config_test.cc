@@ -967,3 +967,26 @@ TEST_CASE("a relative jar path is taken from the config file's directory") {
   CHECK(r.config->jobs[0].jar == "/etc/flinkguard/jars/j.jar");
   CHECK(r.config->jobs[1].jar == "/srv/k.jar");
 }
+
+TEST_CASE("tsdb.signals: one PromQL per signal for every job, checked like job signals") {
+  const auto ok = LoadConfigFromString(
+      "region: r\n"
+      "tsdb:\n"
+      "  prometheus: http://prom:9090\n"
+      "  signals:\n"
+      "    qps: 'sum by (job_name) (flink_taskmanager_job_task_operator_numRecordsOutPerSecond)'\n"
+      "clusters: [{name: a, url: 'http://jm:8081'}]\n",
+      "f.yaml", "/tmp", FakeEnvironment({}, "h"));
+  REQUIRE(ok.ok());
+  REQUIRE(ok.config->tsdb->signals.count("qps") == 1);
+  CHECK(ok.config->tsdb->signals.at("qps").location == SourceLocation{5, 11});
+  const auto bad = LoadConfigFromString(
+      "region: r\n"
+      "tsdb:\n"
+      "  prometheus: http://prom:9090\n"
+      "  signals: {Qps: x}\n"
+      "clusters: [{name: a, url: 'http://jm:8081'}]\n",
+      "f.yaml", "/tmp", FakeEnvironment({}, "h"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(Contains(OnlyProblemAt(bad, "tsdb.signals.Qps").message, "expected a signal name"));
+}
