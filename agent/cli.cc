@@ -1,14 +1,22 @@
 #include "agent/cli.h"
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "agent/http/curl_transport.h"
 #include "agent/logging.h"
+#include "agent/observation_format.h"
+#include "agent/observer.h"
 #include "agent/version.h"
+#include "agent/wiring.h"
 
 namespace flinkguard {
 namespace {
@@ -51,6 +59,78 @@ int RunCheckConfig(const CheckConfigOptions& options, std::optional<LogLevel> lo
   return kExitOk;
 }
 
+struct ObserveOptions {
+  std::string config_path;
+  bool once = false;
+  bool json = false;
+};
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int /*sig*/) { g_stop.store(true); }
+
+std::int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Sleeps up to `d`, waking early when a stop signal arrived. Bounded by `d`.
+void InterruptibleSleep(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!g_stop.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx) {
+  const ConfigLoadResult loaded = LoadConfig(options.config_path, ctx.env);
+  if (!loaded.ok()) {
+    for (const ConfigProblem& p : loaded.problems) ctx.err << FormatProblem(p) << "\n";
+    ctx.err << options.config_path << ": the configuration is not valid\n";
+    return kExitFailure;
+  }
+  const Config& config = *loaded.config;
+  if (ctx.setup_logging) {
+    SetupLogging(log_level_flag.value_or(config.agent.log_level), StderrIsJournal(ctx.env));
+  }
+  CurlTransport transport({.user_agent = std::string("flinkguard/") + kVersion,
+                           .instance_id = config.agent.instance_id});
+  std::unique_ptr<PrometheusClient> tsdb;
+  if (config.tsdb) {
+    tsdb = std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config));
+  }
+  ObserverOptions observer_options;
+  if (options.once) observer_options.detail_every = 1;  // both samples read job details
+  Observer observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
+                    observer_options);
+  auto print = [&](const Observation& o) {
+    if (options.json) {
+      ctx.out << ObservationToJson(o, /*pretty=*/true) << "\n";
+    } else {
+      ctx.out << ObservationToTable(o);
+    }
+    ctx.out.flush();
+  };
+  if (options.once) {
+    // Rates (backpressure) need two samples: observe twice, a second apart, report the second.
+    observer.RunCycle(WallMs());
+    InterruptibleSleep(std::chrono::seconds(1));
+    print(observer.RunCycle(WallMs()));
+    return kExitOk;
+  }
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+  while (!g_stop.load()) {
+    const auto start = std::chrono::steady_clock::now();
+    print(observer.RunCycle(WallMs()));
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    InterruptibleSleep(config.agent.poll_interval - spent);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
@@ -73,6 +153,16 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
                          "Also print the effective configuration (defaults filled in, secrets "
                          "hidden)");
 
+  ObserveOptions observe;
+  CLI::App* observe_cmd = app.add_subcommand(
+      "observe", "Show what the agent sees: every cluster and every job's snapshot");
+  observe_cmd->add_option("-c,--config", observe.config_path, "Configuration file (YAML)")
+      ->required();
+  observe_cmd->add_flag("--once", observe.once,
+                        "Observe once (two samples a second apart, for rates) and exit; "
+                        "without it, observe every poll_interval until interrupted");
+  observe_cmd->add_flag("--json", observe.json, "One JSON document per observation");
+
   try {
     try {
       app.parse(argc, argv);
@@ -83,6 +173,7 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     std::optional<LogLevel> log_level;
     if (!log_level_text.empty()) log_level = *ParseLogLevel(log_level_text);  // checked above
     if (check_config->parsed()) return RunCheckConfig(check, log_level, ctx);
+    if (observe_cmd->parsed()) return RunObserve(observe, log_level, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";

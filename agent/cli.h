@@ -20,6 +20,7 @@ struct CliContext {
 // Parses the command line and runs the chosen subcommand:
 //   flinkguard --version
 //   flinkguard [--log-level LEVEL] check-config --config FILE [--print]
+//   flinkguard [--log-level LEVEL] observe --config FILE [--once] [--json]
 // Returns the process exit code: 0 success, 1 a reported failure (invalid or unreadable
 // config), 2 bad usage (CLI11's message on `ctx.err`). Never throws.
 int RunCli(int argc, const char* const* argv, const CliContext& ctx);

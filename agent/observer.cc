@@ -1,0 +1,626 @@
+#include "agent/observer.h"
+
+#include <chrono>
+#include <cmath>
+#include <set>
+
+namespace flinkguard {
+namespace {
+
+constexpr const char* kJobMetrics =
+    "numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,lastCheckpointDuration";
+
+std::int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+RestorePoint ToRestorePoint(const CheckpointEntry& e) {
+  RestorePoint p;
+  p.kind = e.is_savepoint ? RestorePoint::Kind::kSavepoint : RestorePoint::Kind::kCheckpoint;
+  p.id = e.id;
+  p.path = e.external_path;
+  p.trigger_ms = e.trigger_timestamp;
+  if (e.latest_ack_timestamp) {
+    p.completed_ms = *e.latest_ack_timestamp;
+  } else if (e.end_to_end_duration) {
+    p.completed_ms = e.trigger_timestamp + *e.end_to_end_duration;
+  }
+  p.discarded = e.discarded;
+  p.addressable = e.ExternallyAddressable();
+  return p;
+}
+
+bool IsSourceVertex(const VertexInfo& v) {
+  // Flink names source operators "Source: ..." (DataStream API and SQL alike); a chained
+  // source vertex keeps that prefix.
+  return v.name.rfind("Source", 0) == 0;
+}
+
+}  // namespace
+
+std::string PrometheusSafeName(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(std::isalnum(u) || c == ':' || c == '_')) c = '_';
+  }
+  return out;
+}
+
+// What the observer remembers of one job instance between cycles.
+struct Observer::JobState {
+  JobSnapshot snap;
+  std::int64_t last_modification = -1;
+  std::int64_t last_detail_cycle = -1;
+  bool terminal_captured = false;
+  bool settings_known = false;
+  bool checkpoints_read = false;  // /checkpoints answered at least once
+  std::optional<std::int64_t> completed_seen;  // checkpoint counters behind the last /checkpoints
+  std::optional<std::int64_t> failed_seen;
+  std::optional<std::int64_t> restarts_for_exception;  // numRestarts when the exception was read
+  std::optional<std::int64_t> running_since_ms;        // timestamps.RUNNING (server clock)
+  std::vector<VertexInfo> vertices;
+  // For backpressure: accumulated backpressured ms per vertex at the previous details, with the
+  // server time of that sample.
+  std::map<std::string, std::int64_t> bp_accumulated;
+  std::int64_t bp_sample_server_ms = 0;
+  bool seen_this_cycle = false;
+};
+
+struct Observer::ClusterState {
+  FlinkRestClient client;
+  std::string az;
+  std::string version;
+  std::int64_t version_read_ms = 0;
+  int consecutive_failures = 0;
+  std::int64_t last_ok_ms = 0;
+  std::optional<std::int64_t> skew_ms;  // server clock - agent clock, from job details' `now`
+  std::map<std::string, std::unique_ptr<JobState>> jobs;  // by job id
+
+  ClusterState(FlinkEndpoint endpoint, std::string zone)
+      : client(std::move(endpoint)), az(std::move(zone)) {}
+};
+
+// One RunCycle: the batch, its callbacks, and the observation they fill.
+class Observer::Cycle {
+ public:
+  Cycle(Observer& o, std::int64_t now_ms) : o_(o), now_ms_(now_ms) {
+    obs_.at_ms = now_ms;
+  }
+
+  Observation Run() {
+    const std::int64_t start_us = SteadyMicros();
+    clusters_out_.resize(o_.clusters_.size());
+    for (std::size_t i = 0; i < o_.clusters_.size(); ++i) StartCluster(i);
+    StartSignals();
+    o_.transport_.Run(batch_);
+    for (std::size_t i = 0; i < o_.clusters_.size(); ++i) FinishCluster(i);
+    ApplySignals();
+    obs_.duration_us = SteadyMicros() - start_us;
+    return std::move(obs_);
+  }
+
+ private:
+  using Callback = RequestBatch::Callback;
+
+  void Get(ClusterState& c, const std::string& path, Callback done) {
+    ++obs_.requests;
+    batch_.Add(c.client.Request("GET", path), std::move(done));
+  }
+
+  void Problem(const std::string& line) { obs_.problems.push_back(line); }
+
+  // Server time now, estimated from the cluster's clock skew.
+  std::int64_t ServerNow(const ClusterState& c) const { return now_ms_ + c.skew_ms.value_or(0); }
+
+  void StartCluster(std::size_t i) {
+    ClusterState& c = *o_.clusters_[i];
+    ClusterSnapshot& cs = clusters_out_[i];
+    cs.name = c.client.endpoint().cluster;
+    cs.az = c.az;
+    cs.observed_at_ms = now_ms_;
+    for (auto& [id, job] : c.jobs) job->seen_this_cycle = false;
+    const bool config_due = c.version.empty() || c.consecutive_failures > 0 ||
+                            now_ms_ - c.version_read_ms >= o_.options_.config_every_ms;
+    if (config_due) {
+      Get(c, "/config", [this, &c](Result<HttpResponse> r) {
+        auto cfg = c.client.Handle("GET", "/config", std::move(r), ParseDashboardConfig);
+        if (!cfg) return Problem(cfg.error().message);
+        if (cfg->version) {
+          c.version = cfg->version->text;
+          c.version_read_ms = now_ms_;
+        }
+      });
+    }
+    Get(c, "/overview", [this, &c, &cs](Result<HttpResponse> r) {
+      auto ov = c.client.Handle("GET", "/overview", std::move(r), ParseClusterOverview);
+      if (!ov) return Problem(ov.error().message);
+      cs.taskmanagers = ov->taskmanagers;
+      cs.slots_total = ov->slots_total;
+      cs.slots_available = ov->slots_available;
+      if (c.version.empty() && !ov->flink_version.empty()) c.version = ov->flink_version;
+    });
+    Get(c, "/jobs/overview", [this, &c, &cs](Result<HttpResponse> r) {
+      auto jobs = c.client.Handle("GET", "/jobs/overview", std::move(r), ParseJobsOverview);
+      if (!jobs) {
+        cs.reachable = false;
+        cs.error = jobs.error().message;
+        return Problem(jobs.error().message);
+      }
+      cs.reachable = true;
+      for (const std::string& p : jobs->problems) {
+        Problem(c.client.Context("GET", "/jobs/overview") + ": " + p);
+      }
+      cs.jobs_seen = static_cast<int>(jobs->items.size());
+      for (const JobOverview& j : jobs->items) ObserveJob(c, j);
+    });
+  }
+
+  void ObserveJob(ClusterState& c, const JobOverview& j) {
+    auto& slot = c.jobs[j.id];
+    if (!slot) {
+      slot = std::make_unique<JobState>();
+      slot->snap.cluster = c.client.endpoint().cluster;
+      slot->snap.job_id = j.id;
+    }
+    JobState& js = *slot;
+    js.seen_this_cycle = true;
+    JobSnapshot& s = js.snap;
+    s.name = j.name;
+    s.observed_at_ms = now_ms_;
+    s.start_time_ms = j.start_time;
+    s.end_time_ms = j.end_time;
+    s.status_text = j.state_text;
+    if (j.state) {
+      s.status.SetFresh(*j.state, now_ms_);
+    } else {
+      s.status.SetUnknown("Flink reported a state this build does not know: " + j.state_text);
+    }
+    s.all_tasks_running.SetFresh(j.AllTasksRunning(), now_ms_);
+    auto total = j.tasks.find("total");
+    s.tasks_total.SetFresh(total == j.tasks.end() ? 0 : total->second, now_ms_);
+    const bool changed = j.last_modification != js.last_modification;
+    js.last_modification = j.last_modification;
+
+    const std::string base = "/jobs/" + j.id;
+    const bool terminal = j.state && IsGloballyTerminal(*j.state);
+    if (terminal) {
+      // Metrics stop with the job; what is left to read is read once.
+      s.uptime_ms.SetFresh(0, now_ms_);
+      if (!js.terminal_captured) {
+        FetchCheckpoints(c, js);
+        if (*j.state == JobStatus::kFailed) FetchException(c, js);
+        js.terminal_captured = true;
+      } else {
+        RestampCheckpointFields(c, js);
+      }
+      StaleMetrics(js, "job is terminal; Flink no longer reports its metrics");
+      return;
+    }
+    js.terminal_captured = false;
+    const bool details_due = changed || js.last_detail_cycle < 0 ||
+                             o_.cycle_ - js.last_detail_cycle >= o_.options_.detail_every;
+    const bool rest_qps = !OwnedByTsdb(s.name, "qps");
+    if (details_due) {
+      FetchDetails(c, js, rest_qps);  // throughput follows, once the vertices are known
+    } else if (rest_qps) {
+      FetchQps(c, js);
+    }
+    if (!js.settings_known) FetchSettings(c, js);
+    FetchMetrics(c, js);
+    UpdateUptime(c, js);
+  }
+
+  void FetchDetails(ClusterState& c, JobState& js, bool then_qps) {
+    const std::string path = "/jobs/" + js.snap.job_id;
+    Get(c, path, [this, &c, &js, path, then_qps](Result<HttpResponse> r) {
+      const std::int64_t received = now_ms_;
+      auto d = c.client.Handle("GET", path, std::move(r), ParseJobDetails);
+      if (!d) {
+        Problem(d.error().message);
+        js.snap.backpressure.MarkStale(d.error().message);
+        if (then_qps) js.snap.qps.MarkStale(d.error().message);
+        return;
+      }
+      js.last_detail_cycle = o_.cycle_;
+      if (d->now > 0) c.skew_ms = d->now - received;
+      if (auto it = d->timestamps.find("RUNNING"); it != d->timestamps.end() && it->second > 0) {
+        js.running_since_ms = it->second;
+      }
+      js.vertices = d->vertices;
+      UpdateBackpressure(js, *d);
+      UpdateUptime(c, js);
+      if (then_qps) FetchQps(c, js);
+    });
+  }
+
+  // Backpressure from the change of each vertex's accumulated backpressured time (Flink 1.16+)
+  // between two detail samples: ms backpressured per ms of wall time, per subtask.
+  void UpdateBackpressure(JobState& js, const JobDetails& d) {
+    JobSnapshot& s = js.snap;
+    std::map<std::string, std::int64_t> now_acc;
+    for (const VertexInfo& v : d.vertices) {
+      if (v.accumulated_backpressured_ms) now_acc[v.id] = *v.accumulated_backpressured_ms;
+    }
+    if (now_acc.empty()) {
+      s.backpressure.SetUnknown("Flink reports no accumulated backpressure (before 1.16)");
+      return;
+    }
+    const std::int64_t dt = d.now - js.bp_sample_server_ms;
+    if (js.bp_accumulated.empty() || js.bp_sample_server_ms <= 0 || dt <= 0) {
+      js.bp_accumulated = std::move(now_acc);
+      js.bp_sample_server_ms = d.now;
+      s.backpressure.MarkStale("needs a second sample");
+      return;
+    }
+    double worst = 0;
+    std::string worst_name;
+    for (const VertexInfo& v : d.vertices) {
+      auto prev = js.bp_accumulated.find(v.id);
+      auto cur = now_acc.find(v.id);
+      if (prev == js.bp_accumulated.end() || cur == now_acc.end()) continue;
+      const std::int64_t delta = cur->second - prev->second;
+      if (delta < 0 || v.parallelism <= 0) continue;  // counters reset with a new attempt
+      const double ratio = static_cast<double>(delta) /
+                           (static_cast<double>(dt) * static_cast<double>(v.parallelism));
+      if (ratio > worst || worst_name.empty()) {
+        worst = ratio;
+        worst_name = v.name;
+      }
+    }
+    js.bp_accumulated = std::move(now_acc);
+    js.bp_sample_server_ms = d.now;
+    if (worst_name.empty()) {
+      s.backpressure.MarkStale("counters restarted; needs another sample");
+      return;
+    }
+    s.backpressure.SetFresh(std::min(worst, 1.0), now_ms_);
+    s.backpressured_vertex = worst > 0 ? worst_name : "";
+  }
+
+  void UpdateUptime(ClusterState& c, JobState& js) {
+    JobSnapshot& s = js.snap;
+    if (s.status.value != JobStatus::kRunning) {
+      s.uptime_ms.SetFresh(0, now_ms_);
+    } else if (js.running_since_ms) {
+      s.uptime_ms.SetFresh(std::max<std::int64_t>(0, ServerNow(c) - *js.running_since_ms), now_ms_);
+    }
+    UpdateCheckpointAge(c, js);
+  }
+
+  void UpdateCheckpointAge(ClusterState& c, JobState& js) {
+    JobSnapshot& s = js.snap;
+    if (js.settings_known && s.checkpoint_settings.value &&
+        s.checkpoint_settings.value->interval_ms <= 0) {
+      s.checkpoint_age_ms.SetUnknown("checkpointing is disabled");
+      return;
+    }
+    const std::int64_t server_now = ServerNow(c);
+    // Age of the newest completed checkpoint of this run; a run with none yet counts from the
+    // moment it started RUNNING, so a job that never checkpoints still ages.
+    std::optional<std::int64_t> since;
+    if (s.last_checkpoint.value && s.last_checkpoint.value->completed_ms > 0) {
+      since = s.last_checkpoint.value->completed_ms;
+    } else if (s.status.value == JobStatus::kRunning) {
+      since = js.running_since_ms;
+    }
+    if (!since) {
+      s.checkpoint_age_ms.MarkStale("no completed checkpoint and no RUNNING time known yet");
+      return;
+    }
+    s.checkpoint_age_ms.SetFresh(std::max<std::int64_t>(0, server_now - *since), now_ms_);
+  }
+
+  void FetchSettings(ClusterState& c, JobState& js) {
+    const std::string path = "/jobs/" + js.snap.job_id + "/checkpoints/config";
+    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
+      auto cfg = c.client.Handle("GET", path, std::move(r), ParseCheckpointConfig);
+      if (!cfg) {
+        if (cfg.error().kind == ErrorKind::kNotFound) {
+          // Flink answers 404 when checkpointing is off for the job.
+          js.snap.checkpoint_settings.SetFresh(CheckpointSettings{}, now_ms_);
+          js.settings_known = true;
+          UpdateCheckpointAge(c, js);
+          return;
+        }
+        js.snap.checkpoint_settings.MarkStale(cfg.error().message);
+        return Problem(cfg.error().message);
+      }
+      CheckpointSettings st;
+      st.interval_ms = cfg->interval_ms;
+      st.timeout_ms = cfg->timeout_ms;
+      st.tolerable_failures = cfg->tolerable_failed_checkpoints;
+      st.retained_on_cancel = cfg->externalization_enabled && !cfg->delete_on_cancellation;
+      js.snap.checkpoint_settings.SetFresh(st, now_ms_);
+      js.settings_known = true;
+    });
+  }
+
+  void FetchMetrics(ClusterState& c, JobState& js) {
+    const std::string path = "/jobs/" + js.snap.job_id + "/metrics?get=" + kJobMetrics;
+    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
+      auto m = c.client.Handle("GET", path, std::move(r), ParseMetricList);
+      JobSnapshot& s = js.snap;
+      if (!m) {
+        Problem(m.error().message);
+        StaleMetrics(js, m.error().message);
+        return;
+      }
+      std::map<std::string, double> values;
+      for (const MetricEntry& e : *m) {
+        if (auto d = e.AsDouble(); d && std::isfinite(*d)) values[e.id] = *d;
+      }
+      auto set = [&](Observed<std::int64_t>& field, const char* id) {
+        if (auto it = values.find(id); it != values.end() && it->second >= 0) {
+          field.SetFresh(static_cast<std::int64_t>(it->second), now_ms_);
+        } else {
+          // Missing is not zero: right after a (re)start the metric store may not have it yet.
+          field.MarkStale(std::string(id) + " not reported yet");
+        }
+      };
+      const std::optional<std::int64_t> restarts_before = s.restarts.value;
+      set(s.restarts, "numRestarts");
+      set(s.checkpoints_completed, "numberOfCompletedCheckpoints");
+      set(s.checkpoints_failed, "numberOfFailedCheckpoints");
+      set(s.checkpoint_duration_ms, "lastCheckpointDuration");
+      const bool counters_moved = s.checkpoints_completed.value != js.completed_seen ||
+                                  s.checkpoints_failed.value != js.failed_seen;
+      if (counters_moved || !js.checkpoints_read) {
+        FetchCheckpoints(c, js);
+      } else {
+        RestampCheckpointFields(c, js);
+      }
+      const bool restarted = s.restarts.value && restarts_before &&
+                             *s.restarts.value > *restarts_before;
+      const bool failing = s.status.value == JobStatus::kRestarting ||
+                           s.status.value == JobStatus::kFailing;
+      if ((restarted || failing) && js.restarts_for_exception != s.restarts.value) {
+        FetchException(c, js);
+      }
+    });
+  }
+
+  // The checkpoint facts did not change since they were read (the counters say so): they are
+  // still what Flink would answer now.
+  void RestampCheckpointFields(ClusterState& c, JobState& js) {
+    JobSnapshot& s = js.snap;
+    if (js.checkpoints_read) {
+      auto restamp = [this](Observed<RestorePoint>& f) {
+        if (f.value) {
+          f.SetFresh(*f.value, now_ms_);
+        } else {
+          f.SetAbsent(now_ms_);
+        }
+      };
+      restamp(s.last_checkpoint);
+      restamp(s.last_savepoint);
+    }
+    UpdateCheckpointAge(c, js);
+  }
+
+  void FetchCheckpoints(ClusterState& c, JobState& js) {
+    const std::string path = "/jobs/" + js.snap.job_id + "/checkpoints";
+    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
+      auto st = c.client.Handle("GET", path, std::move(r), ParseCheckpointStats);
+      JobSnapshot& s = js.snap;
+      if (!st) {
+        if (st.error().kind != ErrorKind::kNotFound) Problem(st.error().message);
+        s.last_checkpoint.MarkStale(st.error().message);
+        s.last_savepoint.MarkStale(st.error().message);
+        s.checkpoint_age_ms.MarkStale(st.error().message);
+        js.terminal_captured = false;  // try again next cycle
+        return;
+      }
+      for (const std::string& p : st->problems) Problem(c.client.Context("GET", path) + ": " + p);
+      js.checkpoints_read = true;
+      js.completed_seen = s.checkpoints_completed.value;
+      js.failed_seen = s.checkpoints_failed.value;
+      if (st->latest_completed) {
+        s.last_checkpoint.SetFresh(ToRestorePoint(*st->latest_completed), now_ms_);
+      } else {
+        s.last_checkpoint.SetAbsent(now_ms_);
+      }
+      if (st->latest_savepoint) {
+        s.last_savepoint.SetFresh(ToRestorePoint(*st->latest_savepoint), now_ms_);
+      } else {
+        s.last_savepoint.SetAbsent(now_ms_);
+      }
+      if (!s.checkpoints_completed.fresh()) s.checkpoints_completed.SetFresh(st->completed, now_ms_);
+      if (!s.checkpoints_failed.fresh()) s.checkpoints_failed.SetFresh(st->failed, now_ms_);
+      UpdateCheckpointAge(c, js);
+    });
+  }
+
+  void FetchException(ClusterState& c, JobState& js) {
+    const std::string path = "/jobs/" + js.snap.job_id + "/exceptions?maxExceptions=1";
+    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
+      auto x = c.client.Handle("GET", path, std::move(r), ParseRootException);
+      if (!x) return Problem(x.error().message);
+      js.restarts_for_exception = js.snap.restarts.value;
+      if (*x) {
+        js.snap.root_exception = (*x)->FirstLines(3);
+        js.snap.root_exception_ms = (*x)->timestamp;
+      }
+    });
+  }
+
+  void FetchQps(ClusterState& c, JobState& js) {
+    std::vector<std::string> sources;
+    for (const VertexInfo& v : js.vertices) {
+      if (IsSourceVertex(v)) sources.push_back(v.id);
+    }
+    if (sources.empty()) {
+      js.snap.qps.MarkStale(js.vertices.empty() ? "job vertices not known yet"
+                                                : "no source vertex found");
+      return;
+    }
+    if (js.snap.status.value != JobStatus::kRunning) {
+      js.snap.qps.SetFresh(0, now_ms_);
+      return;
+    }
+    auto total = std::make_shared<double>(0);
+    auto pending = std::make_shared<std::size_t>(sources.size());
+    auto failed = std::make_shared<std::string>();
+    for (const std::string& vid : sources) {
+      const std::string path = "/jobs/" + js.snap.job_id + "/vertices/" + vid +
+                               "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum";
+      Get(c, path, [this, &c, &js, path, total, pending, failed](Result<HttpResponse> r) {
+        auto m = c.client.Handle("GET", path, std::move(r), ParseAggregatedMetrics);
+        if (!m) {
+          *failed = m.error().message;
+        } else if (m->empty() || !(*m)[0].sum) {
+          *failed = "numRecordsOutPerSecond not reported yet";
+        } else {
+          *total += *(*m)[0].sum;
+        }
+        if (--*pending > 0) return;
+        if (failed->empty()) {
+          js.snap.qps.SetFresh(*total, now_ms_);
+        } else {
+          js.snap.qps.MarkStale(*failed);
+        }
+      });
+    }
+  }
+
+  void StaleMetrics(JobState& js, const std::string& why) {
+    JobSnapshot& s = js.snap;
+    s.restarts.MarkStale(why);
+    s.checkpoints_completed.MarkStale(why);
+    s.checkpoints_failed.MarkStale(why);
+    s.checkpoint_duration_ms.MarkStale(why);
+    if (!OwnedByTsdb(s.name, "qps")) s.qps.MarkStale(why);
+  }
+
+  bool OwnedByTsdb(const std::string& job, const std::string& signal) const {
+    for (const SignalQuery& q : o_.signals_) {
+      if (q.signal == signal && (q.only_job.empty() || q.only_job == job)) return o_.tsdb_ != nullptr;
+    }
+    return false;
+  }
+
+  void FinishCluster(std::size_t i) {
+    ClusterState& c = *o_.clusters_[i];
+    ClusterSnapshot& cs = clusters_out_[i];
+    cs.flink_version = c.version;
+    if (cs.reachable) {
+      c.consecutive_failures = 0;
+      c.last_ok_ms = now_ms_;
+      // Jobs that left /jobs/overview expired from Flink's job store: forget them here.
+      for (auto it = c.jobs.begin(); it != c.jobs.end();) {
+        it = it->second->seen_this_cycle ? std::next(it) : c.jobs.erase(it);
+      }
+    } else {
+      ++c.consecutive_failures;
+      for (auto& [id, js] : c.jobs) MarkAllStale(js->snap, "cluster " + cs.name + " unreachable: " + cs.error);
+    }
+    cs.consecutive_failures = c.consecutive_failures;
+    cs.last_ok_ms = c.last_ok_ms;
+    for (auto& [id, js] : c.jobs) obs_.jobs.push_back(js->snap);
+    obs_.clusters.push_back(cs);
+  }
+
+  static void MarkAllStale(JobSnapshot& s, const std::string& why) {
+    s.status.MarkStale(why);
+    s.all_tasks_running.MarkStale(why);
+    s.tasks_total.MarkStale(why);
+    s.restarts.MarkStale(why);
+    s.uptime_ms.MarkStale(why);
+    s.last_checkpoint.MarkStale(why);
+    s.last_savepoint.MarkStale(why);
+    s.checkpoint_age_ms.MarkStale(why);
+    s.checkpoints_completed.MarkStale(why);
+    s.checkpoints_failed.MarkStale(why);
+    s.checkpoint_duration_ms.MarkStale(why);
+    s.checkpoint_settings.MarkStale(why);
+    s.qps.MarkStale(why);
+    s.backpressure.MarkStale(why);
+  }
+
+  void StartSignals() {
+    if (o_.tsdb_ == nullptr) return;
+    signal_results_.resize(o_.signals_.size());
+    for (std::size_t i = 0; i < o_.signals_.size(); ++i) {
+      ++obs_.requests;
+      batch_.Add(o_.tsdb_->BuildRequest(o_.signals_[i].promql), [this, i](Result<HttpResponse> r) {
+        signal_results_[i] = o_.tsdb_->HandleReply(o_.signals_[i].promql, std::move(r));
+        if (!signal_results_[i]) Problem(signal_results_[i].error().message);
+      });
+    }
+  }
+
+  void ApplySignals() {
+    if (o_.tsdb_ == nullptr) return;
+    for (std::size_t i = 0; i < o_.signals_.size(); ++i) {
+      const SignalQuery& q = o_.signals_[i];
+      const Result<SignalValues>& r = signal_results_[i];
+      for (JobSnapshot& s : obs_.jobs) {
+        if (!q.only_job.empty() && q.only_job != s.name) continue;
+        // A job-specific query replaces the global one for that job.
+        if (q.only_job.empty() && HasOverride(s.name, q.signal)) continue;
+        Observed<double>& field = SignalField(s, q.signal);
+        if (!r) {
+          field.MarkStale(r.error().message);
+          continue;
+        }
+        std::optional<double> v;
+        if (r->is_scalar) {
+          v = r->scalar;
+        } else if (auto it = r->by_job.find(s.name); it != r->by_job.end()) {
+          v = it->second;
+        } else if (auto it2 = r->by_job.find(PrometheusSafeName(s.name)); it2 != r->by_job.end()) {
+          v = it2->second;
+        }
+        if (v) {
+          field.SetFresh(*v, now_ms_);
+        } else if (s.status.value == JobStatus::kRunning) {
+          field.MarkStale("no series for this job in the TSDB answer");
+        } else {
+          field.SetUnknown("job is not running");
+        }
+      }
+    }
+  }
+
+  bool HasOverride(const std::string& job, const std::string& signal) const {
+    for (const SignalQuery& q : o_.signals_) {
+      if (q.signal == signal && q.only_job == job) return true;
+    }
+    return false;
+  }
+
+  static Observed<double>& SignalField(JobSnapshot& s, const std::string& signal) {
+    if (signal == "qps") return s.qps;
+    if (signal == "lag") return s.lag;
+    if (signal == "backpressure") return s.backpressure;
+    return s.signals[signal];
+  }
+
+  Observer& o_;
+  std::int64_t now_ms_;
+  Observation obs_;
+  RequestBatch batch_;
+  std::vector<ClusterSnapshot> clusters_out_;
+  std::vector<Result<SignalValues>> signal_results_;
+};
+
+Observer::Observer(HttpTransport& transport, std::vector<ObservedCluster> clusters,
+                   PrometheusClient* tsdb, std::vector<SignalQuery> signals,
+                   ObserverOptions options)
+    : transport_(transport), tsdb_(tsdb), signals_(std::move(signals)), options_(options) {
+  for (ObservedCluster& c : clusters) {
+    clusters_.push_back(std::make_unique<ClusterState>(std::move(c.endpoint), std::move(c.az)));
+  }
+}
+
+Observer::~Observer() = default;
+
+Observation Observer::RunCycle(std::int64_t now_ms) {
+  Observation o = Cycle(*this, now_ms).Run();
+  ++cycle_;
+  return o;
+}
+
+}  // namespace flinkguard

@@ -1,0 +1,81 @@
+#include "agent/wiring.h"
+
+#include <memory>
+
+namespace flinkguard {
+
+std::string Base64(const std::string& in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::vector<ObservedCluster> ObservedClustersFrom(const Config& config) {
+  std::vector<ObservedCluster> out;
+  for (const ClusterConfig& c : config.clusters) {
+    ObservedCluster oc;
+    oc.az = c.az;
+    oc.endpoint.cluster = c.name;
+    oc.endpoint.base_url = c.url.ToString();
+    oc.endpoint.timeout = c.timeout;
+    oc.endpoint.connect_timeout = c.connect_timeout;
+    if (c.tls) {
+      auto tls = std::make_shared<TlsSettings>();
+      tls->ca_file = c.tls->ca_file;
+      tls->cert_file = c.tls->cert_file;
+      tls->key_file = c.tls->key_file;
+      tls->verify = c.tls->verify;
+      oc.endpoint.tls = std::move(tls);
+    }
+    if (c.auth) {
+      if (c.auth->type == ClusterAuthType::kBasic) {
+        oc.endpoint.headers.emplace_back(
+            "Authorization", "Basic " + Base64(c.auth->username + ":" + c.auth->password.Reveal()));
+      } else {
+        oc.endpoint.headers.emplace_back("Authorization", "Bearer " + c.auth->token.Reveal());
+      }
+    }
+    out.push_back(std::move(oc));
+  }
+  return out;
+}
+
+std::vector<SignalQuery> SignalQueriesFrom(const Config& config) {
+  std::vector<SignalQuery> out;
+  if (!config.tsdb) return out;
+  for (const auto& [name, q] : config.tsdb->signals) out.push_back({name, q.text, ""});
+  for (const JobConfig& j : config.jobs) {
+    for (const auto& [name, q] : j.signals) out.push_back({name, q.text, j.name});
+  }
+  return out;
+}
+
+PrometheusClientOptions PrometheusOptionsFrom(const Config& config) {
+  PrometheusClientOptions o;
+  if (!config.tsdb) return o;
+  o.base_url = config.tsdb->prometheus.ToString();
+  o.job_label = config.tsdb->job_label;
+  o.timeout = config.tsdb->timeout;
+  return o;
+}
+
+}  // namespace flinkguard

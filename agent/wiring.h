@@ -1,0 +1,26 @@
+#pragma once
+
+// Turns a validated Config into the agent's collaborators' settings. Pure: no I/O.
+
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/observer.h"
+#include "agent/tsdb/prometheus_client.h"
+
+namespace flinkguard {
+
+// The clusters to observe, with endpoint, timeouts, TLS and auth headers from the config.
+std::vector<ObservedCluster> ObservedClustersFrom(const Config& config);
+
+// One query per tsdb.signals entry (every job), plus one per job-specific `signals` entry.
+std::vector<SignalQuery> SignalQueriesFrom(const Config& config);
+
+// Prometheus client settings; only meaningful when config.tsdb is set.
+PrometheusClientOptions PrometheusOptionsFrom(const Config& config);
+
+// RFC 4648 base64 (for HTTP basic auth).
+std::string Base64(const std::string& in);
+
+}  // namespace flinkguard
