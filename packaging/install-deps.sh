@@ -9,7 +9,7 @@ build_pkgs=(
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev rapidjson-dev libzookeeper-mt-dev
   libsqlite3-dev libspdlog-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev libexpected-dev
 )
-test_pkgs=(python3 curl)
+test_pkgs=(python3 curl prometheus wrk)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi
