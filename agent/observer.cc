@@ -56,7 +56,7 @@ struct Observer::JobState {
   std::int64_t last_detail_cycle = -1;
   bool terminal_captured = false;
   bool settings_known = false;
-  bool checkpoints_read = false;  // /checkpoints answered at least once
+  bool checkpoints_read = false;               // /checkpoints answered at least once
   std::optional<std::int64_t> completed_seen;  // checkpoint counters behind the last /checkpoints
   std::optional<std::int64_t> failed_seen;
   std::optional<std::int64_t> restarts_for_exception;  // numRestarts when the exception was read
@@ -86,9 +86,7 @@ struct Observer::ClusterState {
 // One RunCycle: the batch, its callbacks, and the observation they fill.
 class Observer::Cycle {
  public:
-  Cycle(Observer& o, std::int64_t now_ms) : o_(o), now_ms_(now_ms) {
-    obs_.at_ms = now_ms;
-  }
+  Cycle(Observer& o, std::int64_t now_ms) : o_(o), now_ms_(now_ms) { obs_.at_ms = now_ms; }
 
   Observation Run() {
     const std::int64_t start_us = SteadyMicros();
@@ -98,6 +96,10 @@ class Observer::Cycle {
     o_.transport_.Run(batch_);
     for (std::size_t i = 0; i < o_.clusters_.size(); ++i) FinishCluster(i);
     ApplySignals();
+    // Copies out last, so the kept state and the observation say the same.
+    for (auto& c : o_.clusters_) {
+      for (auto& [id, js] : c->jobs) obs_.jobs.push_back(js->snap);
+    }
     obs_.duration_us = SteadyMicros() - start_us;
     return std::move(obs_);
   }
@@ -372,10 +374,10 @@ class Observer::Cycle {
       } else {
         RestampCheckpointFields(c, js);
       }
-      const bool restarted = s.restarts.value && restarts_before &&
-                             *s.restarts.value > *restarts_before;
-      const bool failing = s.status.value == JobStatus::kRestarting ||
-                           s.status.value == JobStatus::kFailing;
+      const bool restarted =
+          s.restarts.value && restarts_before && *s.restarts.value > *restarts_before;
+      const bool failing =
+          s.status.value == JobStatus::kRestarting || s.status.value == JobStatus::kFailing;
       if ((restarted || failing) && js.restarts_for_exception != s.restarts.value) {
         FetchException(c, js);
       }
@@ -427,7 +429,8 @@ class Observer::Cycle {
       } else {
         s.last_savepoint.SetAbsent(now_ms_);
       }
-      if (!s.checkpoints_completed.fresh()) s.checkpoints_completed.SetFresh(st->completed, now_ms_);
+      if (!s.checkpoints_completed.fresh())
+        s.checkpoints_completed.SetFresh(st->completed, now_ms_);
       if (!s.checkpoints_failed.fresh()) s.checkpoints_failed.SetFresh(st->failed, now_ms_);
       UpdateCheckpointAge(c, js);
     });
@@ -496,7 +499,8 @@ class Observer::Cycle {
 
   bool OwnedByTsdb(const std::string& job, const std::string& signal) const {
     for (const SignalQuery& q : o_.signals_) {
-      if (q.signal == signal && (q.only_job.empty() || q.only_job == job)) return o_.tsdb_ != nullptr;
+      if (q.signal == signal && (q.only_job.empty() || q.only_job == job))
+        return o_.tsdb_ != nullptr;
     }
     return false;
   }
@@ -514,11 +518,11 @@ class Observer::Cycle {
       }
     } else {
       ++c.consecutive_failures;
-      for (auto& [id, js] : c.jobs) MarkAllStale(js->snap, "cluster " + cs.name + " unreachable: " + cs.error);
+      for (auto& [id, js] : c.jobs)
+        MarkAllStale(js->snap, "cluster " + cs.name + " unreachable: " + cs.error);
     }
     cs.consecutive_failures = c.consecutive_failures;
     cs.last_ok_ms = c.last_ok_ms;
-    for (auto& [id, js] : c.jobs) obs_.jobs.push_back(js->snap);
     obs_.clusters.push_back(cs);
   }
 
@@ -556,29 +560,33 @@ class Observer::Cycle {
     for (std::size_t i = 0; i < o_.signals_.size(); ++i) {
       const SignalQuery& q = o_.signals_[i];
       const Result<SignalValues>& r = signal_results_[i];
-      for (JobSnapshot& s : obs_.jobs) {
-        if (!q.only_job.empty() && q.only_job != s.name) continue;
-        // A job-specific query replaces the global one for that job.
-        if (q.only_job.empty() && HasOverride(s.name, q.signal)) continue;
-        Observed<double>& field = SignalField(s, q.signal);
-        if (!r) {
-          field.MarkStale(r.error().message);
-          continue;
-        }
-        std::optional<double> v;
-        if (r->is_scalar) {
-          v = r->scalar;
-        } else if (auto it = r->by_job.find(s.name); it != r->by_job.end()) {
-          v = it->second;
-        } else if (auto it2 = r->by_job.find(PrometheusSafeName(s.name)); it2 != r->by_job.end()) {
-          v = it2->second;
-        }
-        if (v) {
-          field.SetFresh(*v, now_ms_);
-        } else if (s.status.value == JobStatus::kRunning) {
-          field.MarkStale("no series for this job in the TSDB answer");
-        } else {
-          field.SetUnknown("job is not running");
+      for (auto& c : o_.clusters_) {
+        for (auto& [id, js] : c->jobs) {
+          JobSnapshot& s = js->snap;
+          if (!q.only_job.empty() && q.only_job != s.name) continue;
+          // A job-specific query replaces the global one for that job.
+          if (q.only_job.empty() && HasOverride(s.name, q.signal)) continue;
+          Observed<double>& field = SignalField(s, q.signal);
+          if (!r) {
+            field.MarkStale(r.error().message);
+            continue;
+          }
+          std::optional<double> v;
+          if (r->is_scalar) {
+            v = r->scalar;
+          } else if (auto it = r->by_job.find(s.name); it != r->by_job.end()) {
+            v = it->second;
+          } else if (auto it2 = r->by_job.find(PrometheusSafeName(s.name));
+                     it2 != r->by_job.end()) {
+            v = it2->second;
+          }
+          if (v) {
+            field.SetFresh(*v, now_ms_);
+          } else if (s.status.value == JobStatus::kRunning) {
+            field.MarkStale("no series for this job in the TSDB answer");
+          } else {
+            field.SetUnknown("job is not running");
+          }
         }
       }
     }

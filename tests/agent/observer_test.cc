@@ -1,0 +1,328 @@
+// The Observer's logic, on a scripted transport: which requests each cycle sends, and what the
+// snapshots say (values, freshness, reasons). No sockets, no sleeps: times are passed in.
+#include "agent/observer.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "tests/fakes/scripted_transport.h"
+
+using namespace flinkguard;
+using flinkguard::testing::ScriptedTransport;
+
+namespace {
+
+constexpr const char* kJob = "0123456789abcdef0123456789abcdef";
+constexpr const char* kSrc = "bc764cd8ddf7a0cff126f51c16239658";
+constexpr const char* kSink = "20ba6b65f97481d5570070de90e4e791";
+constexpr std::int64_t kT0 = 1'700'000'000'000;  // agent wall clock at the first cycle
+constexpr std::int64_t kSkew = 5'000;            // the JobManager's clock runs 5 s ahead
+
+const std::string kBase = "http://jm-a:8081";
+std::string U(const std::string& path) { return kBase + path; }
+const std::string kMetricsUrl =
+    U(std::string("/jobs/") + kJob +
+      "/metrics?get=numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,"
+      "lastCheckpointDuration");
+const std::string kQpsUrl = U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
+                              "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum");
+
+// A scripted Flink 1.20 cluster with one job whose counters the test moves.
+struct FakeCluster {
+  ScriptedTransport t;
+  std::string name = "ads-spend";
+  std::string state = "RUNNING";
+  std::int64_t last_modification = kT0 - 60'000;
+  std::int64_t server_now = kT0 + kSkew;
+  std::int64_t restarts = 0;
+  std::int64_t completed = 5;
+  std::int64_t failed = 0;
+  std::int64_t last_ack = kT0 + kSkew - 20'000;
+  std::int64_t bp_acc_sink = 0;
+  std::int64_t bp_acc_src = 0;
+  int checkpoints_served = 0;
+  int details_served = 0;
+
+  FakeCluster() {
+    t.Reply("GET", U("/config"), 200,
+            R"({"refresh-interval":3000,"flink-version":"1.20.1","flink-revision":"x",)"
+            R"("features":{"web-submit":true,"web-cancel":true}})");
+    t.Reply("GET", U("/overview"), 200,
+            R"({"taskmanagers":2,"slots-total":32,"slots-available":30,"jobs-running":1,)"
+            R"("jobs-finished":0,"jobs-cancelled":0,"jobs-failed":0,"flink-version":"1.20.1"})");
+    t.On("GET", U("/jobs/overview"), [this](const HttpRequest&) {
+      return Ok(std::string(R"({"jobs":[{"jid":")") + kJob + R"(","name":")" + name +
+                R"(","state":")" + state + R"(","start-time":)" + std::to_string(kT0 - 3'600'000) +
+                R"(,"end-time":-1,"duration":1,"last-modification":)" +
+                std::to_string(last_modification) + R"(,"tasks":{"total":4,"running":)" +
+                (state == "RUNNING" ? "4" : "0") + R"(,"canceled":0}}]})");
+    });
+    t.On("GET", U(std::string("/jobs/") + kJob), [this](const HttpRequest&) {
+      ++details_served;
+      return Ok(
+          std::string(R"({"jid":")") + kJob + R"(","name":")" + name + R"(","state":")" + state +
+          R"(","start-time":1,"end-time":-1,"duration":1,"now":)" + std::to_string(server_now) +
+          R"(,"timestamps":{"RUNNING":)" + std::to_string(kT0 + kSkew - 600'000) +
+          R"(},"vertices":[)" + R"({"id":")" + kSrc +
+          R"(","name":"Source: Kafka","parallelism":2,"status":"RUNNING",)" +
+          R"("tasks":{"RUNNING":2},"metrics":{"accumulated-backpressured-time":)" +
+          std::to_string(bp_acc_src) + R"(}},{"id":")" + kSink +
+          R"(","name":"Sink: Print","parallelism":2,"status":"RUNNING","tasks":{"RUNNING":2},)" +
+          R"("metrics":{"accumulated-backpressured-time":)" + std::to_string(bp_acc_sink) + "}}]}");
+    });
+    t.Reply(
+        "GET", U(std::string("/jobs/") + kJob + "/checkpoints/config"), 200,
+        R"({"mode":"exactly_once","interval":60000,"timeout":600000,"min_pause":0,)"
+        R"("max_concurrent":1,"externalization":{"enabled":true,"delete_on_cancellation":false},)"
+        R"("tolerable_failed_checkpoints":2})");
+    t.On("GET", kMetricsUrl, [this](const HttpRequest&) {
+      return Ok(R"([{"id":"numRestarts","value":")" + std::to_string(restarts) +
+                R"("},{"id":"numberOfCompletedCheckpoints","value":")" + std::to_string(completed) +
+                R"("},{"id":"numberOfFailedCheckpoints","value":")" + std::to_string(failed) +
+                R"("},{"id":"lastCheckpointDuration","value":"120"}])");
+    });
+    t.On("GET", U(std::string("/jobs/") + kJob + "/checkpoints"), [this](const HttpRequest&) {
+      ++checkpoints_served;
+      return Ok(
+          R"({"counts":{"restored":0,"total":)" + std::to_string(completed + failed) +
+          R"(,"in_progress":0,"completed":)" + std::to_string(completed) + R"(,"failed":)" +
+          std::to_string(failed) + R"(},"latest":{"completed":{"className":"completed","id":)" +
+          std::to_string(completed) +
+          R"(,"status":"COMPLETED","is_savepoint":false,"trigger_timestamp":)" +
+          std::to_string(last_ack - 100) + R"(,"latest_ack_timestamp":)" +
+          std::to_string(last_ack) + R"(,"external_path":"s3://b/chk-)" +
+          std::to_string(completed) +
+          R"(","discarded":false},"savepoint":null,"failed":null,"restored":null},"history":[]})");
+    });
+    t.On("GET", kQpsUrl,
+         [](const HttpRequest&) { return Ok(R"([{"id":"numRecordsOutPerSecond","sum":812.5}])"); });
+    t.Reply(
+        "GET", U(std::string("/jobs/") + kJob + "/exceptions?maxExceptions=1"), 200,
+        R"({"exceptionHistory":{"entries":[{"exceptionName":"java.io.IOException",)"
+        R"x("stacktrace":"java.io.IOException: broker gone\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)\n\tat e.F(F.java:3)",)x"
+        R"("timestamp":1,"concurrentExceptions":[]}],"truncated":false}})");
+  }
+
+  static Result<HttpResponse> Ok(std::string body) {
+    HttpResponse r;
+    r.status = 200;
+    r.body = std::move(body);
+    return r;
+  }
+
+  std::vector<ObservedCluster> Clusters() const {
+    ObservedCluster c;
+    c.endpoint.cluster = "yarn-a";
+    c.endpoint.base_url = kBase;
+    c.az = "az-1";
+    return {c};
+  }
+};
+
+const JobSnapshot& OnlyJob(const Observation& o) {
+  REQUIRE(o.jobs.size() == 1);
+  return o.jobs[0];
+}
+
+}  // namespace
+
+TEST_CASE("a first cycle reads everything and fills a fresh snapshot") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  const Observation o = obs.RunCycle(kT0);
+  CHECK(f.t.unexpected().empty());
+  REQUIRE(o.clusters.size() == 1);
+  CHECK(o.clusters[0].reachable);
+  CHECK(o.clusters[0].flink_version == "1.20.1");
+  CHECK(o.clusters[0].slots_available == 30);
+  const JobSnapshot& j = OnlyJob(o);
+  CHECK(j.cluster == "yarn-a");
+  CHECK(j.name == "ads-spend");
+  CHECK(j.status.fresh());
+  CHECK(j.status.value == JobStatus::kRunning);
+  CHECK(j.all_tasks_running.value == true);
+  CHECK(j.restarts.value == 0);
+  CHECK(j.checkpoints_completed.value == 5);
+  REQUIRE(j.last_checkpoint.value.has_value());
+  CHECK(j.last_checkpoint.value->path == "s3://b/chk-5");
+  CHECK(j.last_checkpoint.fresh());
+  // Ages use the JobManager's clock (5 s ahead), learned from the details' `now`.
+  CHECK(j.checkpoint_age_ms.value == 20'000);
+  CHECK(j.uptime_ms.value == 600'000);
+  CHECK(j.checkpoint_settings.value->interval_ms == 60'000);
+  CHECK(j.checkpoint_settings.value->tolerable_failures == 2);
+  CHECK(j.checkpoint_settings.value->retained_on_cancel);
+  CHECK(j.qps.value == 812.5);
+  CHECK(j.qps.fresh());
+  CHECK_FALSE(j.backpressure.known());  // a rate needs a second sample
+  CHECK(o.problems.empty());
+  CHECK(o.requests == static_cast<std::int64_t>(f.t.sent().size()));
+}
+
+TEST_CASE("unchanged counters: no checkpoint or detail requests, facts stay fresh and age") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
+  obs.RunCycle(kT0);
+  f.t.ClearLog();
+  const Observation o = obs.RunCycle(kT0 + 10'000);
+  CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/checkpoints")) == 0);
+  CHECK(f.details_served == 1);
+  CHECK(f.t.Count("GET " + U("/config")) == 0);  // the version is re-read only when due
+  const JobSnapshot& j = OnlyJob(o);
+  CHECK(j.last_checkpoint.fresh());
+  CHECK(j.last_checkpoint.observed_at_ms == kT0 + 10'000);
+  CHECK(j.checkpoint_age_ms.value == 30'000);
+  CHECK(j.qps.fresh());
+  // The third cycle after the first reads details again.
+  obs.RunCycle(kT0 + 20'000);
+  obs.RunCycle(kT0 + 30'000);
+  CHECK(f.details_served == 2);
+}
+
+TEST_CASE("a new checkpoint moves the counters and is read; a restart fetches the root cause") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  obs.RunCycle(kT0);
+  CHECK(f.checkpoints_served == 1);
+  f.completed = 6;
+  f.last_ack = kT0 + kSkew + 9'000;
+  f.restarts = 1;
+  const Observation o = obs.RunCycle(kT0 + 10'000);
+  CHECK(f.checkpoints_served == 2);
+  const JobSnapshot& j = OnlyJob(o);
+  CHECK(j.last_checkpoint.value->id == 6);
+  CHECK(j.checkpoint_age_ms.value == 1'000);
+  CHECK(j.restarts.value == 1);
+  CHECK(j.root_exception ==
+        "java.io.IOException: broker gone\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)");
+  // Same restart count next cycle: the exception is not fetched again.
+  f.t.ClearLog();
+  obs.RunCycle(kT0 + 20'000);
+  CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/exceptions")) == 0);
+}
+
+TEST_CASE("backpressure is the busiest vertex's backpressured share between two samples") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 1});
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  f.bp_acc_src += 2 * 7'000;  // 2 subtasks, 700 ms per second each
+  f.bp_acc_sink += 1'000;
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 10'000));
+  REQUIRE(j.backpressure.value.has_value());
+  CHECK(j.backpressure.value.value() == doctest::Approx(0.7));
+  CHECK(j.backpressured_vertex == "Source: Kafka");
+  // A counter that went down (a new attempt) is a reset, not negative backpressure.
+  f.server_now += 10'000;
+  f.bp_acc_src = 0;
+  f.bp_acc_sink = 0;
+  const JobSnapshot k = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK_FALSE(k.backpressure.fresh());
+}
+
+TEST_CASE("an unreachable cluster keeps its jobs' last values, stale, with the reason") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  obs.RunCycle(kT0);
+  const Error refused = Error::Transient("GET http://jm-a:8081/x: Connection refused");
+  for (const char* p : {"/config", "/overview", "/jobs/overview"})
+    f.t.FailWith("GET", U(p), refused);
+  const Observation o = obs.RunCycle(kT0 + 10'000);
+  REQUIRE(o.clusters.size() == 1);
+  CHECK_FALSE(o.clusters[0].reachable);
+  CHECK(o.clusters[0].consecutive_failures == 1);
+  CHECK(o.clusters[0].last_ok_ms == kT0);
+  const JobSnapshot& j = OnlyJob(o);
+  CHECK(j.status.freshness == Freshness::kStale);
+  CHECK(j.status.value == JobStatus::kRunning);  // last known, not a guess
+  CHECK(j.status.why.find("cluster yarn-a unreachable") != std::string::npos);
+  CHECK(j.last_checkpoint.freshness == Freshness::kStale);
+  CHECK(j.last_checkpoint.value->path == "s3://b/chk-5");
+  CHECK(j.qps.freshness == Freshness::kStale);
+  CHECK(o.problems.size() == 2);  // /overview and /jobs/overview (/config was not due)
+}
+
+TEST_CASE("a state this build does not know is reported as unknown, not mapped") {
+  FakeCluster f;
+  f.state = "HIBERNATING";
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
+  CHECK(j.status.freshness == Freshness::kUnknown);
+  CHECK(j.status_text == "HIBERNATING");
+  CHECK(j.status.why.find("HIBERNATING") != std::string::npos);
+}
+
+TEST_CASE("a terminal job is read once: checkpoints and root cause, no metrics") {
+  FakeCluster f;
+  f.state = "FAILED";
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
+  CHECK(j.status.value == JobStatus::kFailed);
+  CHECK(j.last_checkpoint.value->path == "s3://b/chk-5");
+  CHECK(j.root_exception.rfind("java.io.IOException: broker gone", 0) == 0);
+  CHECK(f.t.Count("GET " + kMetricsUrl) == 0);
+  CHECK(j.restarts.freshness == Freshness::kUnknown);
+  f.t.ClearLog();
+  const JobSnapshot k = OnlyJob(obs.RunCycle(kT0 + 10'000));
+  CHECK(f.t.sent().size() == 2);  // only /overview and /jobs/overview
+  CHECK(k.last_checkpoint.fresh());
+  CHECK(k.root_exception == j.root_exception);
+}
+
+TEST_CASE("TSDB signals: one query for all jobs, matched by Flink's rewritten job name") {
+  FakeCluster f;
+  PrometheusClient prom(f.t, {.base_url = "http://prom:9090"});
+  const std::string promql = "sum by (job_name) (x)";
+  const std::string url = prom.BuildRequest(promql).url;
+  f.t.Reply("GET", url, 200,
+            R"({"status":"success","data":{"resultType":"vector","result":[)"
+            R"({"metric":{"job_name":"ads_spend"},"value":[1,"42"]},)"
+            R"({"metric":{"job_name":"other"},"value":[1,"7"]}]}})");
+  Observer obs(f.t, f.Clusters(), &prom, {{"qps", promql, ""}, {"lag", promql, ""}}, {});
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
+  CHECK(f.t.unexpected().empty());
+  CHECK(f.t.Count("GET " + url) == 2);
+  CHECK(f.t.Count("GET " + kQpsUrl) == 0);  // the TSDB owns qps: no REST throughput calls
+  CHECK(j.qps.value == 42);
+  CHECK(j.qps.fresh());
+  CHECK(j.lag.value == 42);
+  // The TSDB failing marks only its fields stale.
+  f.t.FailWith("GET", url, Error::Transient("GET " + url + ": timeout"));
+  const JobSnapshot k = OnlyJob(obs.RunCycle(kT0 + 10'000));
+  CHECK(k.qps.freshness == Freshness::kStale);
+  CHECK(k.qps.value == 42);
+  CHECK(k.status.fresh());
+}
+
+TEST_CASE("a job-specific signal query replaces the global one for that job") {
+  FakeCluster f;
+  PrometheusClient prom(f.t, {.base_url = "http://prom:9090"});
+  const std::string global = prom.BuildRequest("global").url;
+  const std::string own = prom.BuildRequest("own").url;
+  f.t.Reply(
+      "GET", global, 200,
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"job_name":"ads-spend"},"value":[1,"1"]}]}})");
+  f.t.Reply("GET", own, 200,
+            R"({"status":"success","data":{"resultType":"scalar","result":[1,"99"]}})");
+  Observer obs(f.t, f.Clusters(), &prom, {{"ingest", "global", ""}, {"ingest", "own", "ads-spend"}},
+               {});
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
+  REQUIRE(j.signals.count("ingest") == 1);
+  CHECK(j.signals.at("ingest").value == 99);
+}
+
+TEST_CASE("a job gone from the job store is dropped") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  obs.RunCycle(kT0);
+  f.t.Reply("GET", U("/jobs/overview"), 200, R"({"jobs":[]})");
+  const Observation o = obs.RunCycle(kT0 + 10'000);
+  CHECK(o.jobs.empty());
+  CHECK(o.clusters[0].reachable);
+}
+
+TEST_CASE("Prometheus-safe names follow Flink's reporter") {
+  CHECK(PrometheusSafeName("ads-spend.v2 (eu)") == "ads_spend_v2__eu_");
+  CHECK(PrometheusSafeName("a:b_C9") == "a:b_C9");
+}
