@@ -299,6 +299,11 @@ class Observer::Cycle {
       s.checkpoint_age_ms.SetUnknown("checkpointing is disabled");
       return;
     }
+    if (s.status.value && IsGloballyTerminal(*s.status.value)) {
+      // A job that will not run again does not checkpoint; its age is not a health signal.
+      s.checkpoint_age_ms.SetUnknown("job is terminal");
+      return;
+    }
     const std::int64_t server_now = ServerNow(c);
     // Age of the newest completed checkpoint of this run; a run with none yet counts from the
     // moment it started RUNNING, so a job that never checkpoints still ages.

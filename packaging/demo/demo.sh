@@ -2,7 +2,7 @@
 # The flinkguard demo: builds flinkguard and flinksim, starts two emulated Flink clusters
 # (two availability zones) with four streaming jobs, validates the demo config, then injects
 # failures — a job failure the restart strategy absorbs, a terminal failure, a restart loop,
-# stalled checkpoints, a QPS drop — and shows what each job does, every few seconds.
+# stalled checkpoints, a QPS drop — and shows what flinkguard observes, every few seconds.
 #
 #   packaging/demo/demo.sh            run until Ctrl-C (stops everything it started)
 #   packaging/demo/demo.sh --short    the scripted minute only, then exit (used by CI)
@@ -52,29 +52,8 @@ control() {  # control <action> <json>
     || echo "   (control call $1 failed)"
 }
 
-show() {  # the jobs of cluster-a as the REST API reports them
-  python3 - "$@" <<'PY'
-import json, sys, urllib.request
-def get(path):
-    with urllib.request.urlopen("http://127.0.0.1:18081" + path, timeout=2) as r:
-        return json.load(r)
-try:
-    jobs = get("/jobs/overview")["jobs"]
-except Exception as e:
-    print("   cluster-a unreachable:", e); sys.exit(0)
-rows = []
-for j in sorted(jobs, key=lambda j: (j["name"], j["start-time"])):
-    cp = get(f"/jobs/{j['jid']}/checkpoints")
-    m = {x["id"]: x.get("value") for x in get(f"/jobs/{j['jid']}/metrics?get=numRestarts")}
-    latest = (cp.get("latest") or {}).get("completed") or {}
-    t = j["tasks"]
-    rows.append((j["name"], j["jid"][:8], j["state"], f'{t.get("running",0)}/{t.get("total",0)}',
-                 m.get("numRestarts", "-"), cp["counts"]["completed"], cp["counts"]["failed"],
-                 (latest.get("external_path") or "-").split("/")[-1]))
-print(f'   {"job":8} {"id":8} {"state":12} {"tasks":6} {"restarts":8} {"cp ok":6} {"cp fail":7} latest')
-for r in rows:
-    print(f"   {r[0]:8} {r[1]:8} {r[2]:12} {r[3]:6} {str(r[4]):8} {r[5]:<6} {r[6]:<7} {r[7]}")
-PY
+show() {  # what flinkguard sees: every cluster and job, with freshness
+  "$build/agent/flinkguard" observe --config packaging/demo/flinkguard-demo.yaml --once | sed 's/^/   /'
 }
 
 step() { echo; echo "== t+${SECONDS}s  $*"; }
@@ -99,8 +78,8 @@ echo "What flinkguard will do here (rules of packaging/demo/flinkguard-demo.yaml
 echo "  job-2  job-failed        -> resubmit from its last retained checkpoint (path above)"
 echo "  job-3  restart-loop      -> cancel the looping instance, resubmit from its last checkpoint"
 echo "  job-0  checkpoint-stale  -> recover after 20 s; qps-drop -> alert (warning)"
-echo "The observe/decide/recover loop is being built (see README, Status); today the demo shows"
-echo "the failures it will act on, as the Flink REST API reports them."
+echo "flinkguard observes all of this today (the tables above are \`flinkguard observe --once\`);"
+echo "deciding and recovering are being built (see README, Status)."
 if [[ $short -eq 1 ]]; then exit 0; fi
 echo; echo "Refreshing every 5 s; Ctrl-C stops both clusters."
 while true; do sleep 5; step "cluster-a"; show; done

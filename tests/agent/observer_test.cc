@@ -261,6 +261,7 @@ TEST_CASE("a terminal job is read once: checkpoints and root cause, no metrics")
   CHECK(j.status.value == JobStatus::kFailed);
   CHECK(j.last_checkpoint.value->path == "s3://b/chk-5");
   CHECK(j.root_exception.rfind("java.io.IOException: broker gone", 0) == 0);
+  CHECK(j.checkpoint_age_ms.freshness == Freshness::kUnknown);  // not a signal once terminal
   CHECK(f.t.Count("GET " + kMetricsUrl) == 0);
   CHECK(j.restarts.freshness == Freshness::kUnknown);
   f.t.ClearLog();
