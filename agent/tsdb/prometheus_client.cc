@@ -152,8 +152,11 @@ Result<SignalValues> PrometheusClient::HandleReply(const std::string& promql,
   if (!reply) return Fail(Error{reply.error().kind, context + ": " + reply.error().message});
   // Prometheus answers errors with 400/422/503 and a JSON body that says why; parse it first.
   auto parsed = ParsePromQueryResponse(reply->body, options_.job_label, context);
-  if (!parsed && reply->status >= 500 && reply->status != 503) {
-    return Fail(Error::Transient(context + ": HTTP " + std::to_string(reply->status)));
+  // A 5xx that is not one of Prometheus' own transient errors is still the server side: a proxy
+  // page, or Prometheus before it is ready (503 "Service Unavailable" in plain text).
+  if (!parsed && reply->status >= 500 && parsed.error().kind != ErrorKind::kTransient) {
+    return Fail(Error::Transient(context + ": HTTP " + std::to_string(reply->status) + ": " +
+                                 Truncated(reply->body.substr(0, reply->body.find('\n')))));
   }
   if (parsed && reply->status != 200) {
     return Fail(Error::Invalid(context + ": HTTP " + std::to_string(reply->status) +

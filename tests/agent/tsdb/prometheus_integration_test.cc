@@ -579,4 +579,50 @@ TEST_CASE("with Prometheus gone, TSDB-fed fields go stale with the reason and RE
   }
 }
 
+// Prometheus answers every API call with 503 and a plain-text "Service Unavailable" until its
+// TSDB is open and its configuration loaded (web/web.go, testReady). On a fresh TSDB that window
+// is too short to hit reliably from a test, so the reply is handed to the client directly.
+TEST_CASE("a 5xx reply that is not Prometheus JSON is transient; Prometheus' own errors keep their text") {
+  CurlTransport transport{CurlTransportOptions{}};
+  PrometheusClientOptions options;
+  options.base_url = "http://127.0.0.1:9";
+  PrometheusClient client(transport, options);
+
+  HttpResponse starting;
+  starting.status = 503;
+  starting.body = "Service Unavailable";
+  starting.content_type = "text/plain; charset=utf-8";
+  auto not_ready = client.HandleReply(kSourceQps, starting);
+  REQUIRE_FALSE(not_ready.has_value());
+  CHECK(not_ready.error().kind == ErrorKind::kTransient);
+  CHECK(not_ready.error().message ==
+        "tsdb http://127.0.0.1:9 query '" + kSourceQps + "': HTTP 503: Service Unavailable");
+
+  HttpResponse gateway;
+  gateway.status = 502;
+  gateway.body = "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>";
+  auto proxy = client.HandleReply(kSourceQps, gateway);
+  REQUIRE_FALSE(proxy.has_value());
+  CHECK(proxy.error().kind == ErrorKind::kTransient);
+  CHECK(Contains(proxy.error().message, "HTTP 502: <html>"));
+
+  HttpResponse timeout;
+  timeout.status = 503;
+  timeout.body =
+      R"({"status":"error","errorType":"timeout","error":"query timed out in expression evaluation"})";
+  auto slow = client.HandleReply(kSourceQps, timeout);
+  REQUIRE_FALSE(slow.has_value());
+  CHECK(slow.error().kind == ErrorKind::kTransient);
+  CHECK(Contains(slow.error().message,
+                 "Prometheus error (timeout): query timed out in expression evaluation"));
+
+  HttpResponse internal;
+  internal.status = 500;
+  internal.body = R"({"status":"error","errorType":"internal","error":"chunk not found"})";
+  auto broken = client.HandleReply(kSourceQps, internal);
+  REQUIRE_FALSE(broken.has_value());
+  CHECK(broken.error().kind == ErrorKind::kTransient);
+  CHECK(Contains(broken.error().message, "Prometheus error (internal): chunk not found"));
+}
+
 }  // namespace
