@@ -183,6 +183,9 @@ class Observer::Cycle {
     s.all_tasks_running.SetFresh(j.AllTasksRunning(), now_ms_);
     auto total = j.tasks.find("total");
     s.tasks_total.SetFresh(total == j.tasks.end() ? 0 : total->second, now_ms_);
+    // Checkpoint settings are fixed for the life of a job id: once read, they are what Flink
+    // would answer now. (Only the unreachable path marks them stale; this makes them fresh again.)
+    if (js.settings_known) s.checkpoint_settings.SetFresh(*s.checkpoint_settings.value, now_ms_);
     const bool changed = j.last_modification != js.last_modification;
     js.last_modification = j.last_modification;
 
@@ -304,6 +307,13 @@ class Observer::Cycle {
       s.checkpoint_age_ms.SetUnknown("job is terminal");
       return;
     }
+    if (!s.last_checkpoint.fresh()) {
+      // An age from checkpoint facts not confirmed this cycle would pass for a current one.
+      s.checkpoint_age_ms.MarkStale(s.last_checkpoint.why.empty()
+                                        ? "checkpoint statistics not read yet"
+                                        : s.last_checkpoint.why);
+      return;
+    }
     const std::int64_t server_now = ServerNow(c);
     // Age of the newest completed checkpoint of this run; a run with none yet counts from the
     // moment it started RUNNING, so a job that never checkpoints still ages.
@@ -353,6 +363,10 @@ class Observer::Cycle {
       if (!m) {
         Problem(m.error().message);
         StaleMetrics(js, m.error().message);
+        // Without the counters, whether a checkpoint completed since the last read is unknown.
+        s.last_checkpoint.MarkStale(m.error().message);
+        s.last_savepoint.MarkStale(m.error().message);
+        UpdateCheckpointAge(c, js);
         return;
       }
       std::map<std::string, double> values;
