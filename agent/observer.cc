@@ -60,6 +60,7 @@ struct Observer::JobState {
   std::optional<std::int64_t> completed_seen;  // checkpoint counters behind the last /checkpoints
   std::optional<std::int64_t> failed_seen;
   std::optional<std::int64_t> restarts_for_exception;  // numRestarts when the exception was read
+  bool exception_due = false;  // the last read of the root cause failed: read it again
   std::optional<std::int64_t> running_since_ms;        // timestamps.RUNNING (server clock)
   std::vector<VertexInfo> vertices;
   // For backpressure: accumulated backpressured ms per vertex at the previous details, with the
@@ -200,6 +201,7 @@ class Observer::Cycle {
         js.terminal_captured = true;
       } else {
         RestampCheckpointFields(c, js);
+        if (js.exception_due) FetchException(c, js);
       }
       StaleMetrics(js, "job is terminal; Flink no longer reports its metrics");
       return;
@@ -397,7 +399,8 @@ class Observer::Cycle {
           s.restarts.value && restarts_before && *s.restarts.value > *restarts_before;
       const bool failing =
           s.status.value == JobStatus::kRestarting || s.status.value == JobStatus::kFailing;
-      if ((restarted || failing) && js.restarts_for_exception != s.restarts.value) {
+      if ((restarted || failing || js.exception_due) &&
+          js.restarts_for_exception != s.restarts.value) {
         FetchException(c, js);
       }
     });
@@ -459,6 +462,9 @@ class Observer::Cycle {
     const std::string path = "/jobs/" + js.snap.job_id + "/exceptions?maxExceptions=1";
     Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
       auto x = c.client.Handle("GET", path, std::move(r), ParseRootException);
+      // The moment that triggered this read (a restart, a failure) has passed by next cycle;
+      // without the flag a failed read would lose the root cause for good.
+      js.exception_due = !x;
       if (!x) return Problem(x.error().message);
       js.restarts_for_exception = js.snap.restarts.value;
       if (*x) {
