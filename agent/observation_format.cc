@@ -97,6 +97,8 @@ void Write(W& w, const Observation& o) {
   w.Double(static_cast<double>(o.duration_us) / 1000.0);
   w.Key("requests");
   w.Int64(o.requests);
+  w.Key("retries");
+  w.Int64(o.retries);
   w.Key("clusters");
   w.StartArray();
   for (const ClusterSnapshot& c : o.clusters) {

@@ -7,6 +7,9 @@
 namespace flinkguard {
 namespace {
 
+constexpr int kMaxRetries = 2;
+constexpr std::chrono::milliseconds kRetryBackoff{250};
+
 constexpr const char* kJobMetrics =
     "numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,lastCheckpointDuration";
 
@@ -108,9 +111,26 @@ class Observer::Cycle {
  private:
   using Callback = RequestBatch::Callback;
 
-  void Get(ClusterState& c, const std::string& path, Callback done) {
+  // A GET for this cycle. A 503 (Flink answers it while a JobManager leader election is under
+  // way) is retried twice within the cycle, after 250 ms and 500 ms, as long as that stays
+  // within the cluster's request timeout; other failures wait for the next cycle, so a dead or
+  // slow cluster never costs more than its own timeout.
+  void Get(ClusterState& c, const std::string& path, Callback done, int attempt = 0) {
     ++obs_.requests;
-    batch_.Add(c.client.Request("GET", path), std::move(done));
+    HttpRequest req = c.client.Request("GET", path);
+    req.delay = attempt == 0 ? std::chrono::milliseconds(0)
+                             : kRetryBackoff * (1 << (attempt - 1));
+    batch_.Add(std::move(req), [this, &c, path, attempt, done = std::move(done)](
+                                   Result<HttpResponse> r) mutable {
+      const auto next_delay = kRetryBackoff * (1 << attempt);
+      if (r && r->status == 503 && attempt < kMaxRetries &&
+          next_delay < c.client.endpoint().timeout) {
+        ++obs_.retries;
+        Get(c, path, std::move(done), attempt + 1);
+        return;
+      }
+      done(std::move(r));
+    });
   }
 
   void Problem(const std::string& line) { obs_.problems.push_back(line); }

@@ -133,7 +133,8 @@ struct Observation {
   std::vector<ClusterSnapshot> clusters;
   std::vector<JobSnapshot> jobs;      // every job instance seen on every cluster
   std::vector<std::string> problems;  // degraded paths this cycle (one line each)
-  std::int64_t requests = 0;          // HTTP requests sent this cycle
+  std::int64_t requests = 0;          // HTTP requests sent this cycle (retries included)
+  std::int64_t retries = 0;           // of which retries after a 503 (leader election)
 };
 
 }  // namespace flinkguard

@@ -4,7 +4,11 @@
 
 #include <cctype>
 #include <charconv>
+#include <algorithm>
+#include <chrono>
 #include <deque>
+#include <map>
+#include <thread>
 #include <mutex>
 #include <vector>
 
@@ -150,14 +154,28 @@ CurlTransport::~CurlTransport() {
 
 void CurlTransport::Run(RequestBatch& batch) {
   Impl& im = *impl_;
+  using Clock = std::chrono::steady_clock;
   std::deque<std::unique_ptr<Transfer>> waiting;
   std::vector<std::unique_ptr<Transfer>> active;
+  std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed;  // by start time
   auto take_new = [&] {
     for (auto& [req, cb] : batch.TakePending()) {
       auto t = std::make_unique<Transfer>();
+      const auto delay = req.delay;
       t->request = std::move(req);
       t->done = std::move(cb);
-      waiting.push_back(std::move(t));
+      if (delay.count() > 0) {
+        delayed.emplace(Clock::now() + delay, std::move(t));
+      } else {
+        waiting.push_back(std::move(t));
+      }
+    }
+  };
+  auto release_due = [&] {
+    const auto now = Clock::now();
+    while (!delayed.empty() && delayed.begin()->first <= now) {
+      waiting.push_back(std::move(delayed.begin()->second));
+      delayed.erase(delayed.begin());
     }
   };
   // Feeds waiting transfers into the multi handle up to the in-flight limit, so a batch of
@@ -179,9 +197,12 @@ void CurlTransport::Run(RequestBatch& batch) {
   };
   take_new();
   start_some();
-  // Bounded: every transfer carries a timeout, so each iteration either makes progress or
-  // waits at most 100 ms; the loop ends when nothing is active or waiting.
-  while (!active.empty() || !waiting.empty()) {
+  // Bounded: every transfer carries a timeout and every delay is finite, so each iteration
+  // either makes progress or waits at most 100 ms; the loop ends when nothing is active,
+  // waiting or delayed.
+  while (!active.empty() || !waiting.empty() || !delayed.empty()) {
+    release_due();
+    start_some();
     int running = 0;
     curl_multi_perform(im.multi, &running);
     int left = 0;
@@ -208,7 +229,18 @@ void CurlTransport::Run(RequestBatch& batch) {
       take_new();  // the callback may have added follow-ups
     }
     start_some();
-    if (!active.empty()) curl_multi_poll(im.multi, nullptr, 0, 100, nullptr);
+    // Wait for network activity, or until the next delayed request is due (at most 100 ms).
+    int wait_ms = 100;
+    if (!delayed.empty()) {
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(
+          delayed.begin()->first - Clock::now());
+      wait_ms = static_cast<int>(std::clamp<std::int64_t>(until.count(), 0, 100));
+    }
+    if (!active.empty()) {
+      curl_multi_poll(im.multi, nullptr, 0, wait_ms, nullptr);
+    } else if (wait_ms > 0 && waiting.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    }
   }
 }
 

@@ -30,6 +30,8 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{5000};          // whole request, connect included
   std::chrono::milliseconds connect_timeout{2000};
   std::shared_ptr<const TlsSettings> tls;            // nullptr: defaults (verify on)
+  // Start no sooner than this after the request is handed to the transport (retry backoff).
+  std::chrono::milliseconds delay{0};
 };
 
 // An HTTP reply of any status: 4xx/5xx are responses, not Errors, so callers can read Flink's

@@ -327,3 +327,32 @@ TEST_CASE("Prometheus-safe names follow Flink's reporter") {
   CHECK(PrometheusSafeName("ads-spend.v2 (eu)") == "ads_spend_v2__eu_");
   CHECK(PrometheusSafeName("a:b_C9") == "a:b_C9");
 }
+
+TEST_CASE("a 503 during a leader election is retried within the cycle, with backoff") {
+  FakeCluster f;
+  int overview_calls = 0;
+  std::vector<std::int64_t> delays;
+  f.t.On("GET", U("/jobs/overview"), [&](const HttpRequest& req) -> Result<HttpResponse> {
+    delays.push_back(req.delay.count());
+    if (++overview_calls <= 2) {
+      HttpResponse r;
+      r.status = 503;
+      r.body = R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})";
+      return r;
+    }
+    return FakeCluster::Ok(std::string(R"({"jobs":[]})"));
+  });
+  ObservedCluster c = f.Clusters()[0];
+  c.endpoint.timeout = std::chrono::seconds(5);
+  Observer obs(f.t, {c}, nullptr, {}, {});
+  const Observation o = obs.RunCycle(kT0);
+  CHECK(o.clusters[0].reachable);
+  CHECK(o.retries == 2);
+  CHECK(delays == std::vector<std::int64_t>{0, 250, 500});
+  // Still electing after the retries: this cycle reports it, the next one tries again.
+  overview_calls = -10;
+  const Observation o2 = obs.RunCycle(kT0 + 10'000);
+  CHECK_FALSE(o2.clusters[0].reachable);
+  CHECK(o2.clusters[0].error.find("HTTP 503") != std::string::npos);
+  CHECK(o2.clusters[0].error.find("leader election") != std::string::npos);
+}

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace flinkguard;
 using namespace std::chrono_literals;
@@ -33,6 +34,7 @@ class TestServer {
     mg_set_request_handler(ctx_, "/echo", &TestServer::Echo, this);
     mg_set_request_handler(ctx_, "/slow", &TestServer::Slow, this);
     mg_set_request_handler(ctx_, "/retry", &TestServer::Retry, this);
+    mg_set_request_handler(ctx_, "/order", &TestServer::Order, this);
   }
   ~TestServer() { mg_stop(ctx_); }
 
@@ -45,6 +47,10 @@ class TestServer {
     return client_ports_.size();
   }
   int requests() const { return requests_.load(); }
+  std::vector<std::string> arrivals() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return arrivals_;
+  }
 
  private:
   void Enter(mg_connection* conn) {
@@ -101,6 +107,19 @@ class TestServer {
     return 200;
   }
 
+  static int Order(mg_connection* conn, void* self) {
+    auto* s = static_cast<TestServer*>(self);
+    s->Enter(conn);
+    {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      const char* q = mg_get_request_info(conn)->query_string;
+      s->arrivals_.emplace_back(q ? q : "");
+    }
+    Reply(conn, 200, "{}");
+    s->Leave();
+    return 200;
+  }
+
   static int Retry(mg_connection* conn, void* self) {
     auto* s = static_cast<TestServer*>(self);
     s->Enter(conn);
@@ -116,6 +135,7 @@ class TestServer {
   std::atomic<int> requests_{0};
   std::mutex mu_;
   std::set<int> client_ports_;
+  std::vector<std::string> arrivals_;
 };
 
 }  // namespace
@@ -195,4 +215,24 @@ TEST_CASE("a batch runs concurrently, callbacks add follow-ups, connections are 
   t.Run(again);
   CHECK(n == 8);
   CHECK(server.distinct_connections() == before);
+}
+
+TEST_CASE("a delayed request starts after its delay, behind requests without one") {
+  TestServer server;
+  CurlTransport t({});
+  RequestBatch batch;
+  int done = 0;
+  HttpRequest later{.url = server.Url("/order?later")};
+  later.delay = 300ms;
+  batch.Add(later, [&](Result<HttpResponse> r) { done += r.has_value() ? 1 : 0; });
+  // Follow-ups added by a callback run in the same Run, also after the delayed one's siblings.
+  batch.Add({.url = server.Url("/order?now")}, [&](Result<HttpResponse> r) {
+    done += r.has_value() ? 1 : 0;
+    batch.Add({.url = server.Url("/order?follow-up")}, [&](Result<HttpResponse> r2) {
+      done += r2.has_value() ? 1 : 0;
+    });
+  });
+  t.Run(batch);
+  CHECK(done == 3);
+  CHECK(server.arrivals() == std::vector<std::string>{"now", "follow-up", "later"});
 }
