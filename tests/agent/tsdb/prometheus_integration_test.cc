@@ -16,10 +16,9 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <thread>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -101,13 +100,13 @@ int FreeLoopbackPort() {
 
 // The first executable `name` on PATH, or "".
 std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): before any thread
   std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
   std::size_t start = 0;
   while (start <= dirs.size()) {
     std::size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    std::string candidate = dirs.substr(start, end - start) + "/" + name;
     if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
     start = end + 1;
   }
@@ -127,11 +126,11 @@ struct SimJob {
 class Flinksim {
  public:
   explicit Flinksim(const TempDir& dir) {
-    proc_ = ChildProcess::Start({FLINKSIM_BINARY, "--listen", "127.0.0.1:0", "--prometheus-listen",
-                                 "127.0.0.1:0", "--jobs", "3", "--port-file", dir.File("ports"),
-                                 "--time-scale", "1", "--seed", "11", "--data-dir",
-                                 dir.File("sim-data")},
-                                dir.File("flinksim.log"));
+    proc_ = ChildProcess::Start(
+        {FLINKSIM_BINARY, "--listen", "127.0.0.1:0", "--prometheus-listen", "127.0.0.1:0", "--jobs",
+         "3", "--port-file", dir.File("ports"), "--time-scale", "1", "--seed", "11", "--data-dir",
+         dir.File("sim-data")},
+        dir.File("flinksim.log"));
     auto line = flinkguard::testing::WaitForFileLine(dir.File("ports"), 15s);
     INFO(proc_.Log());
     REQUIRE(line.has_value());
@@ -143,10 +142,13 @@ class Flinksim {
 
   const std::string& rest() const { return rest_; }
   // host:port of the exposition, as a scrape target.
-  std::string prometheus_target() const { return prometheus_.substr(std::string("http://").size()); }
+  std::string prometheus_target() const {
+    return prometheus_.substr(std::string("http://").size());
+  }
 
   void Control(const std::string& action, const std::string& body) {
-    HttpReply r = HttpCall("POST", rest_ + "/_sim/" + action, body, {"Content-Type: application/json"});
+    HttpReply r =
+        HttpCall("POST", rest_ + "/_sim/" + action, body, {"Content-Type: application/json"});
     INFO(action << " " << body << " -> " << r.status << " " << r.body << r.error);
     REQUIRE(r.status == 200);
   }
@@ -225,17 +227,14 @@ class PrometheusServer {
       REQUIRE(port > 0);
       const std::string n = std::to_string(attempt);
       url_ = "http://127.0.0.1:" + std::to_string(port);
-      proc_ = ChildProcess::Start({binary, "--config.file=" + config,
-                                   "--storage.tsdb.path=" + dir.File("tsdb-" + n),
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                                  dir.File("prometheus-" + n + ".log"));
+      proc_ = ChildProcess::Start(
+          {binary, "--config.file=" + config, "--storage.tsdb.path=" + dir.File("tsdb-" + n),
+           "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+          dir.File("prometheus-" + n + ".log"));
       switch (WaitReady()) {
-        case Start::kReady:
-          return;
-        case Start::kPortTaken:
-          continue;
-        case Start::kFailed:
-          FAIL("prometheus did not become ready:\n" << proc_.Log());
+        case Start::kReady: return;
+        case Start::kPortTaken: continue;
+        case Start::kFailed: FAIL("prometheus did not become ready:\n" << proc_.Log());
       }
     }
     FAIL("no free loopback port for prometheus after 5 attempts:\n" << proc_.Log());
@@ -338,8 +337,8 @@ struct Stack {
     REQUIRE(sim.WaitAllRunning(3));
     for (const JobPlan& j : kJobs) {
       sim.Control("set_traffic", std::string(R"({"job":")") + j.name + R"(","qps":)" +
-                                     std::to_string(j.qps) +
-                                     R"(,"backpressure":)" + std::to_string(j.backpressure) + "}");
+                                     std::to_string(j.qps) + R"(,"backpressure":)" +
+                                     std::to_string(j.backpressure) + "}");
     }
     before = sim.Jobs();
     prom.emplace(dir, sim.prometheus_target());
@@ -449,7 +448,8 @@ TEST_CASE("PrometheusClient reads each job's source throughput and pending recor
   }
 }
 
-TEST_CASE("the observer takes TSDB signals from Prometheus and skips the REST throughput requests") {
+TEST_CASE(
+    "the observer takes TSDB signals from Prometheus and skips the REST throughput requests") {
   Stack st;
   RecordingTransport rest_recorder(st.transport);
   RecordingTransport tsdb_recorder(st.transport);
@@ -514,7 +514,8 @@ TEST_CASE("the observer takes TSDB signals from Prometheus and skips the REST th
   }
 }
 
-TEST_CASE("with Prometheus gone, TSDB-fed fields go stale with the reason and REST fields stay fresh") {
+TEST_CASE(
+    "with Prometheus gone, TSDB-fed fields go stale with the reason and REST fields stay fresh") {
   Stack st;
   Observer observer(st.transport, {st.Cluster()}, &*st.client, Signals(), ObserverOptions{});
   const std::int64_t first_ms = WallMs();
@@ -556,16 +557,21 @@ TEST_CASE("with Prometheus gone, TSDB-fed fields go stale with the reason and RE
     CAPTURE(s.name);
     const JobSnapshot& before = JobNamed(first, s.name);
     // The TSDB-fed fields keep the last value, marked stale, saying why.
-    for (const auto& [name, now_field, then_field, query] :
-         {std::tuple{"qps", &s.qps, &before.qps, kSourceQps},
-          std::tuple{"lag", &s.lag, &before.lag, kSourcePending},
-          std::tuple{"max_backpressured_ms", &s.signals.at("max_backpressured_ms"),
-                     &before.signals.at("max_backpressured_ms"), kMaxBackpressured}}) {
-      CAPTURE(name);
-      CHECK(now_field->freshness == Freshness::kStale);
-      CHECK(now_field->value == then_field->value);
-      CHECK(now_field->observed_at_ms == first_ms);
-      CHECK(Contains(now_field->why, "tsdb " + st.prom->url() + " query '" + query + "'"));
+    struct Fed {
+      const char* name;
+      const Observed<double>* now;
+      const Observed<double>* then;
+      const std::string& query;
+    };
+    for (const Fed& f : {Fed{"qps", &s.qps, &before.qps, kSourceQps},
+                         Fed{"lag", &s.lag, &before.lag, kSourcePending},
+                         Fed{"max_backpressured_ms", &s.signals.at("max_backpressured_ms"),
+                             &before.signals.at("max_backpressured_ms"), kMaxBackpressured}}) {
+      CAPTURE(f.name);
+      CHECK(f.now->freshness == Freshness::kStale);
+      CHECK(f.now->value == f.then->value);
+      CHECK(f.now->observed_at_ms == first_ms);
+      CHECK(Contains(f.now->why, "tsdb " + st.prom->url() + " query '" + f.query + "'"));
     }
     // Flink's REST API still answers: what it feeds is fresh.
     CHECK(s.status.fresh());
@@ -582,7 +588,9 @@ TEST_CASE("with Prometheus gone, TSDB-fed fields go stale with the reason and RE
 // Prometheus answers every API call with 503 and a plain-text "Service Unavailable" until its
 // TSDB is open and its configuration loaded (web/web.go, testReady). On a fresh TSDB that window
 // is too short to hit reliably from a test, so the reply is handed to the client directly.
-TEST_CASE("a 5xx reply that is not Prometheus JSON is transient; Prometheus' own errors keep their text") {
+TEST_CASE(
+    "a 5xx reply that is not Prometheus JSON is transient; Prometheus' own errors keep their "
+    "text") {
   CurlTransport transport{CurlTransportOptions{}};
   PrometheusClientOptions options;
   options.base_url = "http://127.0.0.1:9";
