@@ -15,7 +15,7 @@
 
 #include "agent/logging.h"
 #include "agent/secret.h"
-#include "alerts/severity.h"
+#include "rules/severity.h"
 #include "rules/duration.h"
 
 namespace flinkguard {

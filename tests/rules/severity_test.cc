@@ -1,4 +1,4 @@
-#include "alerts/severity.h"
+#include "rules/severity.h"
 
 #include <doctest/doctest.h>
 

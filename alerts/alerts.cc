@@ -1,0 +1,1 @@
+#include "alerts/alerts.h"
