@@ -228,10 +228,11 @@ std::string ObservationToTable(const Observation& o) {
                 "REACHABLE", "VERSION", "JOBS", "SLOTS", "ERROR");
   out << line;
   for (const ClusterSnapshot& c : o.clusters) {
-    std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-8s %5d %3d/%-3d %s\n", c.name.c_str(),
+    // A row longer than the buffer is cut, but its newline is never lost (see the job rows).
+    std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-8s %5d %3d/%-3d %s", c.name.c_str(),
                   c.az.c_str(), c.reachable ? "yes" : "NO", c.flink_version.c_str(), c.jobs_seen,
                   c.slots_available, c.slots_total, c.error.substr(0, 100).c_str());
-    out << line;
+    out << line << '\n';
   }
   out << "\n";
   std::snprintf(line, sizeof(line), "%-14s %-24s %-9s %-12s %-6s %-8s %-8s %-8s %-6s %s\n",
@@ -253,11 +254,13 @@ std::string ObservationToTable(const Observation& o) {
     const std::string qps = Cell(j->qps, Num);
     const std::string bp = Cell(j->backpressure, Num);
     const std::string cp = Cell(j->last_checkpoint, [](const RestorePoint& p) { return p.path; });
-    std::snprintf(line, sizeof(line), "%-14s %-24s %-9s %-12s %-6s %-8s %-8s %-8s %-6s %s\n",
+    // Job names can be hundreds of characters (Flink SQL names jobs after their statement):
+    // snprintf cuts such a row, so the newline is added after it, or two rows would run together.
+    std::snprintf(line, sizeof(line), "%-14s %-24s %-9s %-12s %-6s %-8s %-8s %-8s %-6s %s",
                   j->cluster.c_str(), j->name.c_str(), j->job_id.substr(0, 8).c_str(),
                   status.c_str(), tasks.c_str(), restarts.c_str(), age.c_str(), qps.c_str(),
                   bp.c_str(), cp.c_str());
-    out << line;
+    out << line << '\n';
   }
   if (!o.problems.empty()) {
     out << "\n" << o.problems.size() << " problem(s):\n";

@@ -171,5 +171,62 @@ TEST_CASE("flinkguard observe --once --json: the live cluster's jobs in full, th
   CHECK(dead_problem);
 }
 
+// Uploads a jar whose program is named `job_name` and runs it; returns the job id.
+std::string SubmitJob(const FlinksimProcess& sim, const std::string& job_name) {
+  const std::string boundary = "observe-cli-boundary";
+  const std::string body = "--" + boundary +
+                           "\r\nContent-Disposition: form-data; name=\"jarfile\"; "
+                           "filename=\"etl.jar\"\r\nContent-Type: application/x-java-archive\r\n\r\n"
+                           "Main-Class: com.example.Etl\nflinksim-job-name: " +
+                           job_name + "\n\r\n--" + boundary + "--\r\n";
+  const testing::HttpReply up =
+      testing::HttpCall("POST", sim.rest() + "/jars/upload", body,
+                        {"Content-Type: multipart/form-data; boundary=" + boundary});
+  INFO(up.body);
+  REQUIRE(up.status == 200);
+  const std::string file = ParseJson(up.body)["filename"].GetString();
+  const testing::HttpReply run =
+      testing::HttpCall("POST", sim.rest() + "/jars/" + file.substr(file.rfind('/') + 1) + "/run",
+                        "{}", {"Content-Type: application/json"});
+  INFO(run.body);
+  REQUIRE(run.status == 200);
+  return ParseJson(run.body)["jobid"].GetString();
+}
+
+TEST_CASE("flinkguard observe --once (table): one line per cluster and per job, however long") {
+  FlinksimProcess sim("table", {"--jobs", "1"});
+  // Flink SQL names a job after its statement: names of hundreds of characters are common.
+  const std::string long_name =
+      "insert-into_default_catalog.default_database." + std::string(600, 'q');
+  SubmitJob(sim, long_name);
+  REQUIRE(sim.WaitReady(2));
+
+  TempDir dir("observe-table");
+  const std::string config_path = dir.File("flinkguard.yaml");
+  {
+    std::ofstream config(config_path);
+    config << "region: test\nagent:\n  state_dir: " << dir.File("state")
+           << "\nclusters:\n  - {name: table, url: \"" << sim.rest() << "\", timeout: 3s}\n";
+  }
+  const Run run =
+      RunBinary({FLINKGUARD_BINARY, "observe", "--config", config_path, "--once"}, dir, 30s);
+  INFO("stdout: " << run.out);
+  INFO("stderr: " << run.err);
+  REQUIRE(run.exit_code == 0);
+  std::vector<std::string> rows;  // lines that start with the cluster's name
+  std::size_t start = 0;
+  while (start < run.out.size()) {
+    std::size_t end = run.out.find('\n', start);
+    if (end == std::string::npos) end = run.out.size();
+    const std::string line = run.out.substr(start, end - start);
+    if (line.rfind("table ", 0) == 0) rows.push_back(line);
+    start = end + 1;
+  }
+  REQUIRE(rows.size() == 3);  // the cluster, then its two jobs
+  CHECK(rows[1].find("insert-into_default_catalog.default_database.qqq") != std::string::npos);
+  CHECK(rows[2].find("job-0") != std::string::npos);
+  CHECK(rows[2].find("RUNNING") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace flinkguard
