@@ -43,4 +43,18 @@ const char* StepKindName(StepKind k) {
   return "unknown";
 }
 
+const char* RefusalCauseName(RefusalCause c) {
+  switch (c) {
+    case RefusalCause::kNotInCatalog: return "not-in-catalog";
+    case RefusalCause::kInProgress: return "in-progress";
+    case RefusalCause::kUntrusted: return "untrusted";
+    case RefusalCause::kGaveUp: return "gave-up";
+    case RefusalCause::kCooldown: return "cooldown";
+    case RefusalCause::kDuplicate: return "duplicate";
+    case RefusalCause::kNoRestorePoint: return "no-restore-point";
+    case RefusalCause::kBlastRadius: return "blast-radius";
+  }
+  return "unknown";
+}
+
 }  // namespace flinkguard

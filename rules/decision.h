@@ -80,6 +80,26 @@ struct RecoveryAttempt {
   std::string restore_path;              // "" for fresh state
   enum class Outcome { kInProgress, kSucceeded, kFailed, kDidNotStick } outcome =
       Outcome::kInProgress;
+  // The cooldown (jitter included) the planner chose for after this recovery
+  // (RecoveryPlan::cooldown_after_ms). Absent for recoveries it did not plan (e.g. by hand): the
+  // planner then recomputes the backoff without jitter.
+  std::optional<std::int64_t> cooldown_ms;
+};
+
+// A restore point the agent knows of for a job: observed on a cluster or taken by flinkguard, and
+// remembered by history even after the cluster that held it is gone.
+struct KnownRestorePoint {
+  std::string job;      // job name (the catalog key)
+  std::string cluster;  // where it was taken
+  std::string job_id;   // the instance that took it; "" when unknown
+  RestorePoint point;
+  bool failed_restore = false;  // a restore from it failed or did not stick: never chosen again
+};
+
+// Where to restore from: a strategy and, unless fresh, the point.
+struct RestoreChoice {
+  Strategy strategy = Strategy::kCheckpoint;
+  std::optional<RestorePoint> point;  // absent for fresh state
 };
 
 // One step the executor takes, in order.
@@ -97,13 +117,41 @@ struct RecoveryPlan {
   std::vector<StepKind> steps;
   bool dry_run = false;                    // record as "would have"; execute nothing
   std::string reason;                      // why this rung, and why not the ones above it
+
+  Severity severity = Severity::kWarning;  // the highest of the findings that asked for it
+  std::vector<std::string> rules;          // the rules that asked for it, sorted
+  // Set only when steps start with kStopWithSavepoint: submit from the savepoint that step
+  // returns (`strategy` is then kSavepoint and `restore_point` absent). If the stop fails, the
+  // instance is still running: the executor cancels it and restores from `if_stop_fails`, or,
+  // when that is absent (nothing else usable), leaves it running and reports the recovery failed.
+  bool restore_from_stop_savepoint = false;
+  std::optional<RestoreChoice> if_stop_fails;
+  // The cooldown to record with this recovery (RecoveryAttempt::cooldown_ms), jitter included.
+  std::int64_t cooldown_after_ms = 0;
+  // The previous recovery did not stick and this plan escalates past its restore point: the
+  // executor records that attempt as kDidNotStick and its point as failed_restore. "" = none.
+  std::string escalates_attempt_id;
 };
+
+// Why the planner declined; one counter per cause ("detected but not enforced").
+enum class RefusalCause {
+  kNotInCatalog,    // no catalog entry: flinkguard has nothing to resubmit
+  kInProgress,      // single-flight: a recovery of the job is already running
+  kUntrusted,       // TILT: stale or unknown observations, unreachable cluster, late loop
+  kGaveUp,          // max_recoveries reached within the window
+  kCooldown,        // too soon after the previous recovery
+  kDuplicate,       // another live instance of the job exists
+  kNoRestorePoint,  // nothing usable and fresh state not allowed (or fresh did not stick)
+  kBlastRadius,     // the region's cap on jobs in recovery at once is reached
+};
+const char* RefusalCauseName(RefusalCause c);  // "not-in-catalog", "in-progress", ...
 
 // The planner declined to act for a job.
 struct Refusal {
   std::string job;
   std::string reason;
   bool page = false;  // a person must look (e.g. gave up after max_recoveries, no restore point)
+  RefusalCause cause = RefusalCause::kUntrusted;
 };
 
 }  // namespace flinkguard
