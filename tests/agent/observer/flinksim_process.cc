@@ -46,10 +46,18 @@ std::int64_t WallMs() {
 
 FlinksimProcess::FlinksimProcess(std::string cluster_name, const std::vector<std::string>& extra)
     : name_(std::move(cluster_name)), dir_("flinksim-" + name_) {
-  std::vector<std::string> argv = {FlinksimBinary(), "--listen",         "127.0.0.1:0",
-                                   "--control-listen", "127.0.0.1:0",    "--port-file",
-                                   dir_.File("ports"), "--time-scale",   "20",
-                                   "--data-dir",       dir_.File("data"), "--seed",
+  std::vector<std::string> argv = {FlinksimBinary(),
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--control-listen",
+                                   "127.0.0.1:0",
+                                   "--port-file",
+                                   dir_.File("ports"),
+                                   "--time-scale",
+                                   "20",
+                                   "--data-dir",
+                                   dir_.File("data"),
+                                   "--seed",
                                    "7"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = ChildProcess::Start(argv, dir_.File("flinksim.log"));
@@ -73,8 +81,8 @@ ObservedCluster FlinksimProcess::Cluster(std::chrono::milliseconds timeout) cons
 }
 
 HttpReply FlinksimProcess::Control(const std::string& action, const std::string& body) const {
-  HttpReply r = HttpCall("POST", control_ + "/_sim/" + action, body,
-                         {"Content-Type: application/json"});
+  HttpReply r =
+      HttpCall("POST", control_ + "/_sim/" + action, body, {"Content-Type: application/json"});
   INFO(name_ << ": " << action << " " << body << " -> " << r.status << " " << r.body << r.error);
   CHECK(r.status == 200);
   return r;

@@ -72,7 +72,8 @@ std::string Freshness(const rapidjson::Value& job, const char* field) {
   return s != nullptr && s->IsString() ? s->GetString() : "";
 }
 
-TEST_CASE("flinkguard observe --once --json: the live cluster's jobs in full, the dead one unreachable") {
+TEST_CASE(
+    "flinkguard observe --once --json: the live cluster's jobs in full, the dead one unreachable") {
   FlinksimProcess live("live", {"--jobs", "3"});
   FlinksimProcess dead("dead", {"--jobs", "1"});
   REQUIRE(live.WaitReady(3));
@@ -166,7 +167,8 @@ TEST_CASE("flinkguard observe --once --json: the live cluster's jobs in full, th
   CHECK(doc["problems"].IsArray());
   bool dead_problem = false;
   for (const auto& p : doc["problems"].GetArray()) {
-    dead_problem = dead_problem || std::string(p.GetString()).find("cluster dead") != std::string::npos;
+    dead_problem =
+        dead_problem || std::string(p.GetString()).find("cluster dead") != std::string::npos;
   }
   CHECK(dead_problem);
 }
@@ -174,11 +176,12 @@ TEST_CASE("flinkguard observe --once --json: the live cluster's jobs in full, th
 // Uploads a jar whose program is named `job_name` and runs it; returns the job id.
 std::string SubmitJob(const FlinksimProcess& sim, const std::string& job_name) {
   const std::string boundary = "observe-cli-boundary";
-  const std::string body = "--" + boundary +
-                           "\r\nContent-Disposition: form-data; name=\"jarfile\"; "
-                           "filename=\"etl.jar\"\r\nContent-Type: application/x-java-archive\r\n\r\n"
-                           "Main-Class: com.example.Etl\nflinksim-job-name: " +
-                           job_name + "\n\r\n--" + boundary + "--\r\n";
+  const std::string body =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"jarfile\"; "
+      "filename=\"etl.jar\"\r\nContent-Type: application/x-java-archive\r\n\r\n"
+      "Main-Class: com.example.Etl\nflinksim-job-name: " +
+      job_name + "\n\r\n--" + boundary + "--\r\n";
   const testing::HttpReply up =
       testing::HttpCall("POST", sim.rest() + "/jars/upload", body,
                         {"Content-Type: multipart/form-data; boundary=" + boundary});

@@ -79,8 +79,8 @@ bool HasProblem(const Observation& o, const std::string& a, const std::string& b
 
 template <typename T>
 std::string Describe(const char* name, const Observed<T>& f) {
-  return std::string(name) + " is " + FreshnessName(f.freshness) + (f.known() ? "" : " (no value)") +
-         (f.why.empty() ? "" : ": " + f.why) + "; ";
+  return std::string(name) + " is " + FreshnessName(f.freshness) +
+         (f.known() ? "" : " (no value)") + (f.why.empty() ? "" : ": " + f.why) + "; ";
 }
 
 // "" when every field of a RUNNING job was observed this cycle; otherwise what was not.
@@ -274,8 +274,9 @@ TEST_CASE("a failure handled by the restart strategy, then a terminal failure") 
   REQUIRE(Incomplete(o, "fail", 2) == "");
   CHECK(FindJob(o, "fail", "job-0")->restarts.value == 0);
 
-  sim.Control("fail_job",
-              R"({"job":"job-0","exception":"java.lang.IllegalStateException: poison record 4711"})");
+  sim.Control(
+      "fail_job",
+      R"({"job":"job-0","exception":"java.lang.IllegalStateException: poison record 4711"})");
   o = CycleUntil(observer, [](const Observation& ob) {
     const JobSnapshot* j = FindJob(ob, "fail", "job-0");
     return j != nullptr && j->restarts.fresh() && j->restarts.value >= 1 &&
@@ -286,8 +287,7 @@ TEST_CASE("a failure handled by the restart strategy, then a terminal failure") 
     const JobSnapshot& j0 = *FindJob(o, "fail", "job-0");
     CHECK(j0.restarts.fresh());
     CHECK(j0.restarts.value == 1);
-    CHECK(j0.root_exception.find("IllegalStateException: poison record 4711") !=
-          std::string::npos);
+    CHECK(j0.root_exception.find("IllegalStateException: poison record 4711") != std::string::npos);
     CHECK(j0.root_exception_ms.has_value());
   }
   // Back to RUNNING by itself (fixed-delay, 1 s): complete again, the count and cause kept.
@@ -314,8 +314,8 @@ TEST_CASE("a failure handled by the restart strategy, then a terminal failure") 
   REQUIRE(failed(o));
   const std::string sim_path = [&] {
     const rapidjson::Document doc = sim.SimJobs();
-    return std::string(FlinksimProcess::SimJob(doc, "job-1")["checkpoints"]["latest_completed"]
-                           .GetString());
+    return std::string(
+        FlinksimProcess::SimJob(doc, "job-1")["checkpoints"]["latest_completed"].GetString());
   }();
   // The next cycles read nothing new for the terminal job but still report it in full.
   for (int cycle = 0; cycle < 2; ++cycle) {
@@ -348,9 +348,8 @@ TEST_CASE("a root cause that could not be read when the job failed is read on a 
   REQUIRE(sim.WaitReady(2));
   CurlTransport transport({});
   Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {});
-  Observation o = CycleUntil(observer, [](const Observation& ob) {
-    return Incomplete(ob, "cause", 2).empty();
-  });
+  Observation o = CycleUntil(
+      observer, [](const Observation& ob) { return Incomplete(ob, "cause", 2).empty(); });
   REQUIRE(Incomplete(o, "cause", 2) == "");
   const std::string id0 = sim.JobId("job-0");
   const std::string id1 = sim.JobId("job-1");
@@ -384,8 +383,7 @@ TEST_CASE("a root cause that could not be read when the job failed is read on a 
       },
       5);
   INFO(ObservationToJson(o, true));
-  CHECK(FindJob(o, "cause", "job-0")->root_exception.find("poison record 99") !=
-        std::string::npos);
+  CHECK(FindJob(o, "cause", "job-0")->root_exception.find("poison record 99") != std::string::npos);
   CHECK(FindJob(o, "cause", "job-1")->root_exception.find("bucket gone") != std::string::npos);
 }
 
@@ -394,11 +392,9 @@ TEST_CASE("stalled checkpoints age while the job runs; failing checkpoints are c
   REQUIRE(sim.WaitReady(2));
   CurlTransport transport({});
   // Job details every cycle: the server's clock (which jumps here) is re-read each time.
-  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {},
-                    {.detail_every = 1});
-  Observation o = CycleUntil(observer, [](const Observation& ob) {
-    return Incomplete(ob, "cp", 2).empty();
-  });
+  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {.detail_every = 1});
+  Observation o =
+      CycleUntil(observer, [](const Observation& ob) { return Incomplete(ob, "cp", 2).empty(); });
   REQUIRE(Incomplete(o, "cp", 2) == "");
 
   sim.Control("checkpoints", R"({"job":"job-0","mode":"stall"})");
@@ -452,8 +448,7 @@ TEST_CASE("backpressure set through set_traffic: the ratio after two cycles, the
   CurlTransport transport({});
   // Backpressure is a rate between two job-details samples; details every cycle (as
   // `observe --once` does) make two cycles enough.
-  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {},
-                    {.detail_every = 1});
+  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {.detail_every = 1});
   Observation o = Cycle(observer);
   // One sample of the accumulated backpressured time is not a rate yet.
   CHECK(!FindJob(o, "bp", "job-0")->backpressure.fresh());
@@ -511,7 +506,8 @@ class TwoClusters {
     b_.Control("cluster_up");
     b_.Control("clear_faults");
     REQUIRE(b_.WaitRestAnswers());
-    last_ = CycleUntil(*observer_, [](const Observation& o) { return BothComplete(o); }, 20);
+    last_ = CycleUntil(
+        *observer_, [](const Observation& o) { return BothComplete(o); }, 20);
     INFO(ObservationToJson(last_, true));
     CHECK(BothComplete(last_));
     const ClusterSnapshot& b = *FindCluster(last_, "b");
@@ -619,11 +615,24 @@ TEST_CASE("fault: leader election (503) makes one cycle stale; fresh again once 
   Observation o = t.CycleWithHealthyA();
   CheckUnreachableKeptStale(o, before);
   CHECK(FindCluster(o, "b")->error.find("503") != std::string::npos);
+  CHECK(o.retries > 0);  // retried within the cycle first
   t.b().Control("advance_time", R"({"by":"6min"})");
   o = t.CycleWithHealthyA();
   INFO(ObservationToJson(o, true));
   CHECK(Incomplete(o, "b", 2) == "");
   CHECK(FindCluster(o, "b")->consecutive_failures == 0);
+  t.Recover();
+}
+
+TEST_CASE("fault: a leader election of a few requests is ridden out within the cycle") {
+  TwoClusters t;
+  t.b().Control("leader_election", R"({"requests":3})");
+  const Observation o = t.CycleWithHealthyA();
+  INFO(ObservationToJson(o, true));
+  CHECK(Incomplete(o, "b", 2) == "");
+  CHECK(o.retries >= 2);  // /overview and /jobs/overview (and /config when due) once each
+  CHECK(o.retries <= 3);
+  CHECK_FALSE(HasProblem(o, "cluster b", "503"));
   t.Recover();
 }
 
@@ -710,9 +719,8 @@ TEST_CASE("a job that leaves the job store is dropped; a new job appears on the 
   REQUIRE(sim.WaitReady(2));
   CurlTransport transport({});
   Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {});
-  Observation o = CycleUntil(observer, [](const Observation& ob) {
-    return Incomplete(ob, "store", 2).empty();
-  });
+  Observation o = CycleUntil(
+      observer, [](const Observation& ob) { return Incomplete(ob, "store", 2).empty(); });
   REQUIRE(Incomplete(o, "store", 2) == "");
   const std::string gone = sim.JobId("job-1");
 
@@ -752,9 +760,8 @@ TEST_CASE("a job that leaves the job store is dropped; a new job appears on the 
     CHECK(j->status.fresh());
     CHECK(FindCluster(o, "store")->jobs_seen == 2);
   }
-  o = CycleUntil(observer, [](const Observation& ob) {
-    return Incomplete(ob, "store", 2).empty();
-  });
+  o = CycleUntil(observer,
+                 [](const Observation& ob) { return Incomplete(ob, "store", 2).empty(); });
   INFO(ObservationToJson(o, true));
   CHECK(Incomplete(o, "store", 2) == "");
   CHECK(FindJob(o, "store", "job-new")->restarts.value == 0);
