@@ -8,6 +8,8 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <mutex>
 #include <vector>
@@ -20,15 +22,31 @@ void GlobalInitOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+struct HostQueue;
+
 // One request in flight: its easy handle, buffers and callback.
 struct Transfer {
   CURL* easy = nullptr;
+  HostQueue* host = nullptr;  // the queue of its host:port (owned by CurlTransport::Run)
   curl_slist* headers = nullptr;
   HttpRequest request;
   RequestBatch::Callback done;
   HttpResponse response;
   char error[CURL_ERROR_SIZE] = {};
 };
+
+// The transfers of one Run waiting for one host:port, and how many of them are in flight.
+struct HostQueue {
+  std::deque<std::unique_ptr<Transfer>> waiting;
+  std::size_t active = 0;
+};
+
+// "scheme://host:port" of a URL: what curl's per-host connection limit counts by.
+std::string_view HostKey(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  return url.substr(0, url.find_first_of("/?#", start));
+}
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -155,9 +173,23 @@ CurlTransport::~CurlTransport() {
 void CurlTransport::Run(RequestBatch& batch) {
   Impl& im = *impl_;
   using Clock = std::chrono::steady_clock;
-  std::deque<std::unique_ptr<Transfer>> waiting;
+  // Transfers wait per host:port and are admitted round-robin, at most max_host_connections
+  // per host and max_total_connections in all, so that every admitted transfer has a
+  // connection to run on. A single FIFO let one cluster's backlog fill the in-flight window
+  // while curl queued it behind that host's connection limit, leaving other hosts idle.
+  std::map<std::string, HostQueue, std::less<>> hosts;
+  std::vector<HostQueue*> host_order;  // admission order; round-robin over it
+  std::size_t next_host = 0;
+  std::size_t waiting_count = 0;
   std::vector<std::unique_ptr<Transfer>> active;
   std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed;  // by start time
+  auto enqueue = [&](std::unique_ptr<Transfer> t) {
+    auto [it, added] = hosts.try_emplace(std::string(HostKey(t->request.url)));
+    if (added) host_order.push_back(&it->second);
+    t->host = &it->second;
+    it->second.waiting.push_back(std::move(t));
+    ++waiting_count;
+  };
   auto take_new = [&] {
     for (auto& [req, cb] : batch.TakePending()) {
       auto t = std::make_unique<Transfer>();
@@ -167,23 +199,34 @@ void CurlTransport::Run(RequestBatch& batch) {
       if (delay.count() > 0) {
         delayed.emplace(Clock::now() + delay, std::move(t));
       } else {
-        waiting.push_back(std::move(t));
+        enqueue(std::move(t));
       }
     }
   };
   auto release_due = [&] {
     const auto now = Clock::now();
     while (!delayed.empty() && delayed.begin()->first <= now) {
-      waiting.push_back(std::move(delayed.begin()->second));
+      enqueue(std::move(delayed.begin()->second));
       delayed.erase(delayed.begin());
     }
   };
-  // Feeds waiting transfers into the multi handle up to the in-flight limit, so a batch of
-  // 10,000 requests does not hold 10,000 sockets and buffers at once.
+  const std::size_t max_total = std::max<std::size_t>(1, im.options.max_total_connections);
+  const std::size_t max_host = std::max<std::size_t>(1, im.options.max_host_connections);
+  // Feeds waiting transfers into the multi handle, one per host in turn, up to the limits, so a
+  // batch of 10,000 requests does not hold 10,000 sockets and buffers at once.
   auto start_some = [&] {
-    while (!waiting.empty() && active.size() < im.options.max_total_connections * 2) {
-      std::unique_ptr<Transfer> t = std::move(waiting.front());
-      waiting.pop_front();
+    std::size_t idle_hosts = 0;  // hosts passed over in a row; a full round of them = done
+    while (waiting_count > 0 && active.size() < max_total && idle_hosts < host_order.size()) {
+      HostQueue& h = *host_order[next_host];
+      next_host = (next_host + 1) % host_order.size();
+      if (h.waiting.empty() || h.active >= max_host) {
+        ++idle_hosts;
+        continue;
+      }
+      idle_hosts = 0;
+      std::unique_ptr<Transfer> t = std::move(h.waiting.front());
+      h.waiting.pop_front();
+      --waiting_count;
       t->easy = im.TakeEasy();
       if (t->easy == nullptr) {
         t->done(Fail(Error::Transient(t->request.method + " " + t->request.url +
@@ -192,6 +235,7 @@ void CurlTransport::Run(RequestBatch& batch) {
       }
       im.Prepare(*t);
       curl_multi_add_handle(im.multi, t->easy);
+      ++h.active;
       active.push_back(std::move(t));
     }
   };
@@ -200,7 +244,7 @@ void CurlTransport::Run(RequestBatch& batch) {
   // Bounded: every transfer carries a timeout and every delay is finite, so each iteration
   // either makes progress or waits at most 100 ms; the loop ends when nothing is active,
   // waiting or delayed.
-  while (!active.empty() || !waiting.empty() || !delayed.empty()) {
+  while (!active.empty() || waiting_count > 0 || !delayed.empty()) {
     release_due();
     start_some();
     int running = 0;
@@ -223,6 +267,7 @@ void CurlTransport::Run(RequestBatch& batch) {
         }
       }
       if (!done) continue;
+      --done->host->active;
       im.Finish(*done, code);
       curl_slist_free_all(done->headers);
       im.idle.push_back(done->easy);
@@ -238,7 +283,7 @@ void CurlTransport::Run(RequestBatch& batch) {
     }
     if (!active.empty()) {
       curl_multi_poll(im.multi, nullptr, 0, wait_ms, nullptr);
-    } else if (wait_ms > 0 && waiting.empty()) {
+    } else if (wait_ms > 0 && waiting_count == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     }
   }

@@ -236,3 +236,34 @@ TEST_CASE("a delayed request starts after its delay, behind requests without one
   CHECK(done == 3);
   CHECK(server.arrivals() == std::vector<std::string>{"now", "follow-up", "later"});
 }
+
+TEST_CASE("one host's backlog does not hold back the requests for another host") {
+  TestServer busy;
+  TestServer quiet;
+  CurlTransport t({.max_total_connections = 4, .max_host_connections = 2});
+  RequestBatch batch;
+  int busy_done = 0;
+  int busy_done_when_quiet_finished = -1;
+  int quiet_done = 0;
+  // The busy host's requests are queued first; with 2 connections it needs ~10 rounds.
+  for (int i = 0; i < 20; ++i) {
+    batch.Add({.url = busy.Url("/slow?ms=50")}, [&](Result<HttpResponse> r) {
+      CHECK(r.has_value());
+      ++busy_done;
+    });
+  }
+  for (int i = 0; i < 4; ++i) {
+    batch.Add({.url = quiet.Url("/echo")}, [&](Result<HttpResponse> r) {
+      CHECK(r.has_value());
+      if (++quiet_done == 4) busy_done_when_quiet_finished = busy_done;
+    });
+  }
+  t.Run(batch);
+  CHECK(busy_done == 20);
+  CHECK(quiet_done == 4);
+  // The quiet host got its own connections from the start instead of waiting behind the
+  // busy host's queue.
+  CHECK(busy_done_when_quiet_finished >= 0);
+  CHECK(busy_done_when_quiet_finished <= 4);
+  CHECK(busy.max_concurrent() <= 2);
+}
