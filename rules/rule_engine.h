@@ -1,0 +1,194 @@
+#pragma once
+
+// The rule engine: evaluates the rule table against every job's snapshot once per cycle and
+// keeps each (rule, job) pair's state, like Prometheus alerting rules:
+//
+//   inactive --true--> pending --true for `for`--> firing --false for keep_firing_for--> inactive
+//       (with for = 0, inactive --true--> firing directly; pending --false--> inactive)
+//
+// "resolved" is the transition firing -> inactive. Unknown data (stale or missing inputs, a window
+// not covered yet) never moves a pair: a pending pair stays pending and does not fire, a firing
+// pair stays firing and does not resolve, until a known evaluation says otherwise (the reported
+// state stays, marked by RuleStatus::data_known = false and by the reason). A pair whose last
+// known state is inactive reports kUnknown while its data is unknown.
+//
+// Pure: no clock, no I/O, no threads; every time is passed in. Not thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "rules/decision.h"
+#include "rules/expr.h"
+#include "rules/signal_history.h"
+#include "rules/snapshot.h"
+
+namespace flinkguard {
+
+// One row of the rule table as the engine needs it (the config's RuleConfig, resolved).
+struct RuleSpec {
+  std::string name;
+  std::string when;  // the condition text
+  Duration for_duration{0};
+  Duration keep_firing_for{0};
+  Severity severity = Severity::kWarning;
+  Action action = Action::kAlert;
+  // Values may use {{ $job }}, {{ $cluster }}, {{ $job_id }}, {{ $rule }}, {{ $severity }},
+  // {{ $value }} (the value of Expr::subject_text(), "unknown" when unknown).
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> jobs;           // job name globs (* and ?); empty = every job
+  std::set<std::string> disabled_for;      // job names whose override says enabled: false
+};
+
+// Why a rule does not compile: which part and where.
+struct RuleError {
+  std::string field;        // "when", "labels.<key>" or "annotations.<key>"
+  std::size_t offset = 0;   // 0-based byte offset in that field's text
+  std::string message;
+  std::string ToString() const;  // "rule <name>: when: column 5: ..." style without the name:
+                                 // "<field>: column <offset+1>: <message>"
+};
+
+// A rule ready for the engine: its spec and its compiled condition.
+struct CompiledRule {
+  RuleSpec spec;
+  Expr expr;
+};
+
+// Compiles the condition (which must be true/false) with the given custom TSDB signal names, and
+// checks the label and annotation templates.
+tl::expected<CompiledRule, RuleError> CompileRule(RuleSpec spec,
+                                                  const std::set<std::string>& custom_signals);
+
+// True when `name` matches `glob`, where * matches any run of characters (also none) and ?
+// exactly one character; everything else matches itself.
+bool MatchesGlob(std::string_view glob, std::string_view name);
+
+// Renders {{ $var }} placeholders (spaces inside the braces optional). `vars` maps names without
+// the `$`. Unknown variables render as they are written.
+std::string RenderTemplate(std::string_view text, const std::map<std::string, std::string>& vars);
+
+// The value of a signal for one job instance now: the number the history stores (see Sample), or
+// nullopt with why it is unknown. `cluster` is the instance's cluster, when observed this cycle
+// (for cluster_up). Fresh values only: a stale value is unknown, and so is a value observed to be
+// absent (e.g. no checkpoint yet).
+struct SignalReading {
+  std::optional<double> value;
+  std::string why_unknown;
+};
+SignalReading ReadSignal(const JobSnapshot& job, std::string_view signal,
+                         const ClusterSnapshot* cluster);
+
+struct RuleEngineOptions {
+  // How often Evaluate is called (the poll interval): histories keep SamplesToCover(window,
+  // sample_interval) samples per signal. Called more often, windows see less time and read
+  // unknown more often; never wrong.
+  Duration sample_interval{10'000};
+  // A job not seen in any snapshot is frozen (no evaluation, no transition; its firing pairs stay
+  // findings) for this long after it was last seen, then forgotten: its pending/firing/unknown
+  // pairs go inactive and its history is dropped.
+  Duration forget_after{3'600'000};
+};
+
+// One (rule, job) pair as `explain` shows it.
+struct RuleStatus {
+  std::string rule;
+  std::string job;
+  std::string cluster;  // of the instance last evaluated; "" when never
+  std::string job_id;
+  bool applies = true;      // false: the rule's globs do not match the job, or it is disabled
+  RuleState state = RuleState::kInactive;  // as reported (see the header comment)
+  bool data_known = true;   // false: the last evaluation was unknown
+  Truth truth = Truth::kUnknown;  // the last evaluation
+  std::optional<ExprValue> value;  // $value of the last evaluation
+  std::string reason;              // of the last evaluation (or why the rule does not apply)
+  std::int64_t state_since_ms = 0;   // when `state` was entered
+  std::int64_t active_since_ms = 0;  // pending/firing: when the condition first held
+  bool evaluated = false;            // false: never evaluated (the job was not observed)
+  std::int64_t evaluated_at_ms = 0;  // when last evaluated
+};
+
+// What one cycle produced.
+struct RuleEvaluation {
+  std::vector<RuleTransition> transitions;  // by job name, then rule order
+  std::vector<Finding> findings;            // every firing pair, same order
+};
+
+class RuleEngine {
+ public:
+  explicit RuleEngine(std::vector<CompiledRule> rules, RuleEngineOptions options = {});
+
+  // Evaluates every rule for every job at `now_ms` (the cycle's wall time) and returns the
+  // transitions and the current findings. Snapshots are grouped by job name; when a name has
+  // several instances (an old FAILED one and its RUNNING replacement, or copies on two clusters),
+  // the current one is used: a non-terminal status first (a status not known counts as
+  // non-terminal), then the newest start time, then the greater job id. `clusters` gives
+  // cluster_up (a cluster not listed there leaves it unknown). A `now_ms` earlier than the
+  // previous call's means the wall clock went back: histories restart from this sample.
+  RuleEvaluation Evaluate(const std::vector<JobSnapshot>& snapshots, std::int64_t now_ms,
+                          const std::vector<ClusterSnapshot>& clusters = {});
+
+  // Every rule for one job (including rules that do not apply to it, with why), in rule order.
+  std::vector<RuleStatus> Explain(std::string_view job) const;
+  // Every (rule, job) pair that has been evaluated, by job name then rule order.
+  std::vector<RuleStatus> Statuses() const;
+
+  const std::vector<CompiledRule>& rules() const { return rules_; }
+  // Samples held over all jobs' histories (memory accounting: 16 bytes each).
+  std::size_t SampleCount() const;
+  // Jobs with a history (seen within forget_after).
+  std::size_t JobCount() const { return jobs_.size(); }
+
+ private:
+  // The state machine of one (rule, job) pair.
+  struct Pair {
+    RuleState known = RuleState::kInactive;     // last known: inactive, pending or firing
+    RuleState reported = RuleState::kInactive;  // what transitions and explain show
+    bool data_known = true;
+    std::int64_t state_since_ms = 0;
+    std::int64_t active_since_ms = 0;  // pending/firing: when the condition first held
+    std::int64_t firing_since_ms = 0;
+    std::optional<std::int64_t> false_since_ms;  // firing: first false evaluation since true
+    bool evaluated = false;
+    std::int64_t evaluated_at_ms = 0;
+    Evaluation last;                              // the last evaluation
+    std::string last_known_reason;                // of the last known (true/false) evaluation
+    std::optional<ExprValue> last_known_subject;  // its $value
+  };
+  // One job name: its history, its current instance and its pairs.
+  struct JobState {
+    std::string name;  // the job name (the map key)
+    SignalHistory history;
+    std::vector<std::string> signals;  // tracked in `history`, recorded every cycle
+    std::string cluster;
+    std::string job_id;
+    std::int64_t last_seen_ms = 0;
+    std::vector<std::optional<Pair>> pairs;  // by rule index; nullopt where the rule does not apply
+  };
+
+  bool Applies(const CompiledRule& rule, const std::string& job) const;
+  void InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const;
+  void Step(const CompiledRule& rule, const JobState& job, Pair& pair, const Evaluation& ev,
+            std::int64_t now_ms, RuleEvaluation& out) const;
+  void Transition(const CompiledRule& rule, const JobState& job, Pair& pair, RuleState to,
+                  std::int64_t now_ms, std::string reason, RuleEvaluation& out) const;
+  std::map<std::string, std::string> Vars(const CompiledRule& rule, const JobState& job,
+                                          const Pair& pair) const;
+  Finding MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair) const;
+  RuleStatus MakeStatus(const CompiledRule& rule, const std::string& job_name,
+                        const JobState* job, const Pair* pair) const;
+
+  std::vector<CompiledRule> rules_;
+  RuleEngineOptions options_;
+  std::map<std::string, JobState, std::less<>> jobs_;
+};
+
+}  // namespace flinkguard
