@@ -213,10 +213,10 @@ LadderResult Ladder(std::vector<Candidate> cands, const JobCase& c,
     }
     parts.push_back(std::string(KindName(chosen->point.kind)) + " " + Label(chosen->point) +
                     " chosen (" + why + ")");
-    r.choice = RestoreChoice{chosen->point.kind == RestorePoint::Kind::kCheckpoint
-                                 ? Strategy::kCheckpoint
-                                 : Strategy::kSavepoint,
-                             chosen->point};
+    r.choice =
+        RestoreChoice{chosen->point.kind == RestorePoint::Kind::kCheckpoint ? Strategy::kCheckpoint
+                                                                            : Strategy::kSavepoint,
+                      chosen->point};
   } else {
     parts.emplace_back(cands.empty() ? "no restore point known" : "no usable restore point");
     if (!policy.allow_fresh_state) {
@@ -250,8 +250,8 @@ Decision Refuse(const JobCase& c, RefusalCause cause, std::string reason, bool p
 
 std::int64_t Backoff(std::int64_t base_ms, int recoveries, std::int64_t cap_ms) {
   const int exponent = std::clamp(recoveries - 1, 0, 40);
-  const double v = static_cast<double>(std::max<std::int64_t>(base_ms, 0)) *
-                   std::ldexp(1.0, exponent);
+  const double v =
+      static_cast<double>(std::max<std::int64_t>(base_ms, 0)) * std::ldexp(1.0, exponent);
   return v >= static_cast<double>(cap_ms) ? cap_ms : static_cast<std::int64_t>(v);
 }
 
@@ -293,8 +293,7 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
   // 2. Single flight.
   for (const RecoveryAttempt* a : c.attempts) {
     if (a->outcome == RecoveryAttempt::Outcome::kInProgress) {
-      return Refuse(c, RefusalCause::kInProgress,
-                    "recovery " + a->id + " is already in progress");
+      return Refuse(c, RefusalCause::kInProgress, "recovery " + a->id + " is already in progress");
     }
   }
   if (in_progress.count(c.name) != 0) {
@@ -390,6 +389,7 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
   const std::int64_t onset = c.first_fired_ms;
   if (live.size() > 1) {
     std::vector<std::string> names;
+    names.reserve(live.size());
     for (const JobSnapshot* s : live) names.push_back(InstanceText(*s));
     return Refuse(c, RefusalCause::kDuplicate,
                   std::to_string(live.size()) + " live instances (" + Join(names, ", ") +
@@ -418,8 +418,7 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
       if (NamedByFinding(c, *s)) named.push_back(s->cluster);
     }
     std::sort(named.begin(), named.end());
-    if (!named.empty() &&
-        std::find(named.begin(), named.end(), target) == named.end()) {
+    if (!named.empty() && std::find(named.begin(), named.end(), target) == named.end()) {
       target = named.front();
     }
   }
@@ -440,8 +439,7 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
   for (const Unstuck& u : unstuck) {
     const RecoveryAttempt& a = *u.attempt;
     head.push_back("recovery " + a.id + " from " +
-                   (a.strategy == Strategy::kFresh ? std::string("fresh state")
-                                                   : a.restore_path) +
+                   (a.strategy == Strategy::kFresh ? std::string("fresh state") : a.restore_path) +
                    " did not stick");
   }
 
@@ -489,8 +487,8 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
       how = ladder.text + "; cancel " + InstanceText(*stop) + " first";
     }
   }
-  plan.allow_non_restored_state = policy.allow_non_restored_state &&
-                                  plan.strategy != Strategy::kFresh;
+  plan.allow_non_restored_state =
+      policy.allow_non_restored_state && plan.strategy != Strategy::kFresh;
   head.push_back(how);
   head.push_back("submit to " + target);
   plan.reason = Join(head, "; ");
@@ -578,11 +576,11 @@ PlanOutput Planner::Plan(const PlanInput& in) {
       double u = random_ ? random_() : 0.5;
       u = std::clamp(u, 0.0, 1.0);
       const double factor = 1.0 + in.settings.jitter * (2.0 * u - 1.0);
-      const double jittered =
-          static_cast<double>(Backoff(job->policy.cooldown_ms, d.recent + 1,
-                                      in.settings.max_cooldown_ms)) * factor;
-      p.cooldown_after_ms = std::min(in.settings.max_cooldown_ms,
-                                     static_cast<std::int64_t>(std::llround(jittered)));
+      const double jittered = static_cast<double>(Backoff(job->policy.cooldown_ms, d.recent + 1,
+                                                          in.settings.max_cooldown_ms)) *
+                              factor;
+      p.cooldown_after_ms =
+          std::min(in.settings.max_cooldown_ms, static_cast<std::int64_t>(std::llround(jittered)));
       p.dry_run = in.settings.dry_run;
       for (auto it = paged_.begin(); it != paged_.end();) {
         it = it->first.first == p.job ? paged_.erase(it) : std::next(it);
@@ -590,13 +588,12 @@ PlanOutput Planner::Plan(const PlanInput& in) {
       out.plans.push_back(std::move(p));
     } else {
       Decision r;
-      r.refusal = Refusal{d.plan->job,
-                          "blast radius cap " + std::to_string(cap) + " reached (" +
-                              std::to_string(busy) + " in progress, " +
-                              std::to_string(static_cast<int>(out.plans.size())) +
-                              " planned this cycle); " + Join(d.plan->rules, ", ") +
-                              " detected, not acted on",
-                          false, RefusalCause::kBlastRadius};
+      r.refusal = Refusal{
+          d.plan->job,
+          "blast radius cap " + std::to_string(cap) + " reached (" + std::to_string(busy) +
+              " in progress, " + std::to_string(static_cast<int>(out.plans.size())) +
+              " planned this cycle); " + Join(d.plan->rules, ", ") + " detected, not acted on",
+          false, RefusalCause::kBlastRadius};
       refused.push_back(std::move(r));
     }
   }

@@ -32,11 +32,11 @@ struct CatalogJob {
 
 // Region-wide settings of the planner.
 struct PlannerSettings {
-  int max_concurrent_recoveries = 3;  // blast radius: jobs in recovery at once, region-wide
-  bool dry_run = false;               // plans are produced and flagged dry_run
-  std::int64_t max_cooldown_ms = 3'600'000;   // cap of the exponential backoff
-  double jitter = 0.1;                        // the cooldown varies by ±this fraction
-  std::int64_t max_status_age_ms = 120'000;   // a job status observed longer ago is untrusted
+  int max_concurrent_recoveries = 3;         // blast radius: jobs in recovery at once, region-wide
+  bool dry_run = false;                      // plans are produced and flagged dry_run
+  std::int64_t max_cooldown_ms = 3'600'000;  // cap of the exponential backoff
+  double jitter = 0.1;                       // the cooldown varies by ±this fraction
+  std::int64_t max_status_age_ms = 120'000;  // a job status observed longer ago is untrusted
 };
 
 // One call's input. The spans are not owned: what they view must outlive the Plan() call.

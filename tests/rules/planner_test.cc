@@ -18,9 +18,8 @@ namespace {
 const std::vector<StepKind> kSubmitVerify = {StepKind::kSubmit, StepKind::kVerify};
 const std::vector<StepKind> kCancelFirst = {StepKind::kCancel, StepKind::kWaitTerminal,
                                             StepKind::kSubmit, StepKind::kVerify};
-const std::vector<StepKind> kSavepointFirst = {StepKind::kStopWithSavepoint,
-                                               StepKind::kWaitTerminal, StepKind::kSubmit,
-                                               StepKind::kVerify};
+const std::vector<StepKind> kSavepointFirst = {
+    StepKind::kStopWithSavepoint, StepKind::kWaitTerminal, StepKind::kSubmit, StepKind::kVerify};
 
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -35,8 +34,9 @@ PlanOutput PlanOnce(const Scenario& s, double u = 0.5) {
 
 // --- The ladder -------------------------------------------------------------------------------
 
-TEST_CASE("the newer of checkpoint and savepoint wins: a savepoint 5 min old beats a 10 min "
-          "old checkpoint") {
+TEST_CASE(
+    "the newer of checkpoint and savepoint wins: a savepoint 5 min old beats a 10 min "
+    "old checkpoint") {
   Scenario s = FailedAds();
   s.points = {Checkpoint("ads", 41, kT0 - 10 * kMin), Savepoint("ads", 7, kT0 - 5 * kMin)};
   PlanOutput out = PlanOnce(s);
@@ -106,8 +106,9 @@ TEST_CASE("a poisoned checkpoint (a restore from it failed before) is never chos
   CHECK(Contains(out.plans[0].reason, "checkpoint chk-40 chosen (newer than sp-7)"));
 }
 
-TEST_CASE("restore points older than max_checkpoint_age are skipped; none left and no fresh "
-          "state allowed: refuse and page") {
+TEST_CASE(
+    "restore points older than max_checkpoint_age are skipped; none left and no fresh "
+    "state allowed: refuse and page") {
   RecoveryPolicy policy;
   policy.max_checkpoint_age_ms = 2 * kHour;
   Scenario s = FailedAds(policy);
@@ -172,8 +173,9 @@ TEST_CASE("allow_non_restored_state is passed on for a restore from a point") {
   CHECK(out.plans[0].allow_non_restored_state);
 }
 
-TEST_CASE("the checkpoint seen in this cycle's snapshot counts, and history's failed_restore "
-          "flag for the same path wins") {
+TEST_CASE(
+    "the checkpoint seen in this cycle's snapshot counts, and history's failed_restore "
+    "flag for the same path wins") {
   Scenario s = FailedAds();
   s.snapshots[0].last_checkpoint.SetFresh(Point(RestorePoint::Kind::kCheckpoint, 43, kT0 - kMin),
                                           kT0);
@@ -201,15 +203,17 @@ TEST_CASE("a reason names at most five skipped points and counts the rest") {
   s.points.push_back(Savepoint("ads", 7, kT0 - 30 * kMin));
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.plans.size() == 1);
-  CHECK(Contains(out.plans[0].reason, "checkpoint chk-46 skipped: discarded; 3 more restore "
-                                      "points skipped; savepoint sp-7 chosen"));
+  CHECK(Contains(out.plans[0].reason,
+                 "checkpoint chk-46 skipped: discarded; 3 more restore "
+                 "points skipped; savepoint sp-7 chosen"));
   CHECK_FALSE(Contains(out.plans[0].reason, "chk-45"));
 }
 
 // --- Escalation -------------------------------------------------------------------------------
 
-TEST_CASE("a recovery that did not stick: its point and the checkpoints of its short run are "
-          "skipped, one rung down") {
+TEST_CASE(
+    "a recovery that did not stick: its point and the checkpoints of its short run are "
+    "skipped, one rung down") {
   // T0-12m chk-42; T0-10m r1 restores chk-42 (ends T0-9m); new instance j2 checkpoints chk-43 at
   // T0-8m and fails at T0-7m, 2 min after r1 ended (stable_after is 5 min).
   Scenario s = FailedAds();
@@ -226,9 +230,10 @@ TEST_CASE("a recovery that did not stick: its point and the checkpoints of its s
     CHECK(p.restore_point->path == "s3://sp/ads/savepoint-7");
     CHECK(p.escalates_attempt_id == "r1");
     CHECK(Contains(p.reason, "recovery r1 from s3://ckpt/ads/chk-42 did not stick"));
-    CHECK(Contains(p.reason, "checkpoint chk-43 skipped: taken during recovery r1 that did not "
-                             "stick; checkpoint chk-42 skipped: restored by recovery r1 that did "
-                             "not stick; savepoint sp-7 chosen (newer than chk-40)"));
+    CHECK(Contains(p.reason,
+                   "checkpoint chk-43 skipped: taken during recovery r1 that did not "
+                   "stick; checkpoint chk-42 skipped: restored by recovery r1 that did "
+                   "not stick; savepoint sp-7 chosen (newer than chk-40)"));
   }
   SUBCASE("failed again 8 min after: it had stuck, the newest checkpoint is fine") {
     s.findings = {Recover("ads", "yarn-a", "j2", kT0 - kMin)};
@@ -250,8 +255,7 @@ TEST_CASE("escalation continues down the ladder over several recoveries that did
   s.attempts = {Attempt("r1", "ads", kT0 - 30 * kMin, kT0 - 29 * kMin, Strategy::kCheckpoint,
                         "s3://ckpt/ads/chk-42", RecoveryAttempt::Outcome::kDidNotStick, kMin),
                 Attempt("r2", "ads", kT0 - 20 * kMin, kT0 - 19 * kMin, Strategy::kSavepoint,
-                        "s3://sp/ads/savepoint-7", RecoveryAttempt::Outcome::kSucceeded,
-                        2 * kMin)};
+                        "s3://sp/ads/savepoint-7", RecoveryAttempt::Outcome::kSucceeded, 2 * kMin)};
   s.findings = {Recover("ads", "yarn-a", "j1", kT0 - 16 * kMin)};
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.plans.size() == 1);
@@ -260,9 +264,9 @@ TEST_CASE("escalation continues down the ladder over several recoveries that did
 
   // r3 from chk-40 did not stick either; fresh state is the last rung.
   s.attempts[1].outcome = RecoveryAttempt::Outcome::kDidNotStick;
-  s.attempts.push_back(Attempt("r3", "ads", kT0 - 10 * kMin, kT0 - 9 * kMin,
-                               Strategy::kCheckpoint, "s3://ckpt/ads/chk-40",
-                               RecoveryAttempt::Outcome::kSucceeded, 4 * kMin));
+  s.attempts.push_back(Attempt("r3", "ads", kT0 - 10 * kMin, kT0 - 9 * kMin, Strategy::kCheckpoint,
+                               "s3://ckpt/ads/chk-40", RecoveryAttempt::Outcome::kSucceeded,
+                               4 * kMin));
   s.findings = {Recover("ads", "yarn-a", "j1", kT0 - 5 * kMin)};
   out = PlanOnce(s);
   REQUIRE(out.refusals.size() == 1);
@@ -309,8 +313,9 @@ TEST_CASE("a RESTARTING instance is cancelled first, then the job is submitted w
         "RESTARTING instance j1 on yarn-b first; submit to yarn-b");
 }
 
-TEST_CASE("a RUNNING instance with some tasks not running is cancelled even with "
-          "stop_with_savepoint") {
+TEST_CASE(
+    "a RUNNING instance with some tasks not running is cancelled even with "
+    "stop_with_savepoint") {
   RecoveryPolicy policy;
   policy.stop_with_savepoint = true;
   Scenario s = FailedAds(policy);
@@ -326,8 +331,8 @@ TEST_CASE("a healthy-enough instance is stopped with a savepoint and restored fr
   policy.stop_with_savepoint = true;
   Scenario s = FailedAds(policy);
   s.snapshots = {Instance("ads", "yarn-a", "j1", JobStatus::kRunning, kT0, true)};
-  s.findings = {Recover("ads", "yarn-a", "j1", kT0 - 5 * kMin, "checkpoint-stale",
-                        Severity::kWarning)};
+  s.findings = {
+      Recover("ads", "yarn-a", "j1", kT0 - 5 * kMin, "checkpoint-stale", Severity::kWarning)};
   s.points = {Checkpoint("ads", 42, kT0 - 20 * kMin)};
   SUBCASE("with a fallback when the stop fails") {
     PlanOutput out = PlanOnce(s);
@@ -352,8 +357,9 @@ TEST_CASE("a healthy-enough instance is stopped with a savepoint and restored fr
     REQUIRE(out.plans.size() == 1);
     CHECK(out.plans[0].restore_from_stop_savepoint);
     CHECK_FALSE(out.plans[0].if_stop_fails.has_value());
-    CHECK(Contains(out.plans[0].reason, "if the stop fails: leave it running (no restore point "
-                                        "known; fresh state not allowed by policy)"));
+    CHECK(Contains(out.plans[0].reason,
+                   "if the stop fails: leave it running (no restore point "
+                   "known; fresh state not allowed by policy)"));
   }
   SUBCASE("without the policy: cancel") {
     s.catalog[0].policy.stop_with_savepoint = false;
@@ -364,8 +370,9 @@ TEST_CASE("a healthy-enough instance is stopped with a savepoint and restored fr
   }
 }
 
-TEST_CASE("no stop-with-savepoint restore while escalating: the live state descends from the "
-          "point that did not stick") {
+TEST_CASE(
+    "no stop-with-savepoint restore while escalating: the live state descends from the "
+    "point that did not stick") {
   RecoveryPolicy policy;
   policy.stop_with_savepoint = true;
   Scenario s = FailedAds(policy);
@@ -380,8 +387,9 @@ TEST_CASE("no stop-with-savepoint restore while escalating: the live state desce
   CHECK(out.plans[0].restore_point->id == 7);
 }
 
-TEST_CASE("checkpoints of the instance being cancelled are skipped when they are not retained "
-          "on cancellation") {
+TEST_CASE(
+    "checkpoints of the instance being cancelled are skipped when they are not retained "
+    "on cancellation") {
   Scenario s = FailedAds();
   s.snapshots = {Instance("ads", "yarn-a", "j1", JobStatus::kFailing, kT0, false)};
   CheckpointSettings cs;
@@ -392,8 +400,9 @@ TEST_CASE("checkpoints of the instance being cancelled are skipped when they are
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.plans.size() == 1);
   CHECK(out.plans[0].restore_point->id == 7);
-  CHECK(Contains(out.plans[0].reason, "checkpoint chk-42 skipped: would be deleted when instance "
-                                      "j1 is cancelled (not retained on cancellation)"));
+  CHECK(Contains(out.plans[0].reason,
+                 "checkpoint chk-42 skipped: would be deleted when instance "
+                 "j1 is cancelled (not retained on cancellation)"));
 
   s.snapshots[0].checkpoint_settings.value->retained_on_cancel = true;
   out = PlanOnce(s);
@@ -508,9 +517,9 @@ TEST_CASE("cooldown holds, then releases, and the backoff doubles with each reco
   CHECK(out.plans[0].cooldown_after_ms == 2 * kMin);
 
   // r2 ends 20 s later, failed too; its cooldown holds for 2 min, then the next one is 4 min.
-  s.attempts.push_back(Attempt("r2", "ads", kT0 + 30 * kSec, kT0 + 50 * kSec,
-                               Strategy::kCheckpoint, "s3://ckpt/ads/chk-42",
-                               RecoveryAttempt::Outcome::kFailed, out.plans[0].cooldown_after_ms));
+  s.attempts.push_back(Attempt("r2", "ads", kT0 + 30 * kSec, kT0 + 50 * kSec, Strategy::kCheckpoint,
+                               "s3://ckpt/ads/chk-42", RecoveryAttempt::Outcome::kFailed,
+                               out.plans[0].cooldown_after_ms));
   s.At(kT0 + 2 * kMin);
   out = planner.Plan(s.Input());
   REQUIRE(out.refusals.size() == 1);
@@ -548,8 +557,8 @@ TEST_CASE("an attempt without a recorded cooldown (e.g. by hand) gets the unjitt
   s.points = {Checkpoint("ads", 42, kT0 - 30 * kMin)};
   s.attempts = {Attempt("r1", "ads", kT0 - 40 * kMin, kT0 - 39 * kMin, Strategy::kCheckpoint, "a",
                         RecoveryAttempt::Outcome::kSucceeded),
-                Attempt("manual", "ads", kT0 - 90 * kSec, kT0 - 80 * kSec,
-                        Strategy::kSavepoint, "b", RecoveryAttempt::Outcome::kFailed)};
+                Attempt("manual", "ads", kT0 - 90 * kSec, kT0 - 80 * kSec, Strategy::kSavepoint,
+                        "b", RecoveryAttempt::Outcome::kFailed)};
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.refusals.size() == 1);
   CHECK(out.refusals[0].reason == "cooldown: 40s left of 2m after recovery manual");
@@ -559,12 +568,12 @@ TEST_CASE("max recoveries per window: give up and page once, until the window sl
   // Three recoveries in the last hour (the newest at T0-10m stuck until the job failed at T0-1m).
   Scenario s = FailedAds();
   s.points = {Checkpoint("ads", 42, kT0 - 2 * kMin)};
-  s.attempts = {Attempt("r1", "ads", kT0 - 50 * kMin, kT0 - 49 * kMin, Strategy::kCheckpoint,
-                        "a", RecoveryAttempt::Outcome::kSucceeded, kMin),
-                Attempt("r2", "ads", kT0 - 30 * kMin, kT0 - 29 * kMin, Strategy::kCheckpoint,
-                        "b", RecoveryAttempt::Outcome::kSucceeded, 2 * kMin),
-                Attempt("r3", "ads", kT0 - 10 * kMin, kT0 - 9 * kMin, Strategy::kCheckpoint,
-                        "c", RecoveryAttempt::Outcome::kSucceeded, 4 * kMin)};
+  s.attempts = {Attempt("r1", "ads", kT0 - 50 * kMin, kT0 - 49 * kMin, Strategy::kCheckpoint, "a",
+                        RecoveryAttempt::Outcome::kSucceeded, kMin),
+                Attempt("r2", "ads", kT0 - 30 * kMin, kT0 - 29 * kMin, Strategy::kCheckpoint, "b",
+                        RecoveryAttempt::Outcome::kSucceeded, 2 * kMin),
+                Attempt("r3", "ads", kT0 - 10 * kMin, kT0 - 9 * kMin, Strategy::kCheckpoint, "c",
+                        RecoveryAttempt::Outcome::kSucceeded, 4 * kMin)};
   Planner planner(Fixed(0.5));
   PlanOutput out = planner.Plan(s.Input());
   REQUIRE(out.refusals.size() == 1);
@@ -613,8 +622,8 @@ TEST_CASE("blast radius: at most N jobs in recovery; slots by severity, then nam
   for (J j : {J{"d-warn", Severity::kWarning}, J{"c-crit", Severity::kCritical},
               J{"a-warn", Severity::kWarning}, J{"b-crit", Severity::kCritical}}) {
     s.catalog.push_back(Job(j.name));
-    s.snapshots.push_back(Instance(j.name, "yarn-a", std::string(j.name) + "-1",
-                                   JobStatus::kFailed, kT0));
+    s.snapshots.push_back(
+        Instance(j.name, "yarn-a", std::string(j.name) + "-1", JobStatus::kFailed, kT0));
     s.findings.push_back(
         Recover(j.name, "yarn-a", std::string(j.name) + "-1", kT0 - kMin, "job-failed", j.sev));
     s.points.push_back(Checkpoint(j.name, 1, kT0 - 2 * kMin));
@@ -703,8 +712,9 @@ TEST_CASE("TILT: the cluster to act on is unreachable or was never observed") {
   }
 }
 
-TEST_CASE("TILT: a stale instance on an unreachable cluster blocks the job unless it was "
-          "terminal") {
+TEST_CASE(
+    "TILT: a stale instance on an unreachable cluster blocks the job unless it was "
+    "terminal") {
   Scenario s = FailedAds();
   s.points = {Checkpoint("ads", 42, kT0 - 2 * kMin)};
   s.clusters[1] = Cluster("yarn-b", kT0, false);
@@ -740,10 +750,9 @@ TEST_CASE("only recover findings count; several findings for one job make one pl
   s.points = {Checkpoint("ads", 42, kT0 - 2 * kMin)};
   Finding alert = Recover("ads", "yarn-a", "j1", kT0 - 3 * kMin, "qps-drop", Severity::kCritical);
   alert.action = Action::kAlert;
-  s.findings = {Recover("ads", "yarn-a", "j1", kT0 - kMin, "restart-loop", Severity::kWarning),
-                alert,
-                Recover("ads", "yarn-a", "j1", kT0 - 2 * kMin, "checkpoint-stale",
-                        Severity::kCritical)};
+  s.findings = {
+      Recover("ads", "yarn-a", "j1", kT0 - kMin, "restart-loop", Severity::kWarning), alert,
+      Recover("ads", "yarn-a", "j1", kT0 - 2 * kMin, "checkpoint-stale", Severity::kCritical)};
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.plans.size() == 1);
   CHECK(out.plans[0].rules == std::vector<std::string>{"checkpoint-stale", "restart-loop"});

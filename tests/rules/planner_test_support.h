@@ -48,9 +48,8 @@ inline JobSnapshot Instance(std::string name, std::string cluster, std::string j
   return s;
 }
 
-inline Finding Recover(std::string job, std::string cluster, std::string job_id,
-                       std::int64_t since, std::string rule = "job-failed",
-                       Severity severity = Severity::kCritical) {
+inline Finding Recover(std::string job, std::string cluster, std::string job_id, std::int64_t since,
+                       std::string rule = "job-failed", Severity severity = Severity::kCritical) {
   Finding f;
   f.rule = std::move(rule);
   f.job = std::move(job);
@@ -185,8 +184,8 @@ inline std::string Describe(const PlanOutput& out) {
   };
   for (const RecoveryPlan& p : out.plans) {
     d += "plan " + p.job + " @" + p.cluster + " stop=" + p.stop_job_id + " " +
-         choice(p.strategy, p.restore_point) + " anrs=" +
-         std::to_string(p.allow_non_restored_state) + " steps=";
+         choice(p.strategy, p.restore_point) +
+         " anrs=" + std::to_string(p.allow_non_restored_state) + " steps=";
     for (StepKind k : p.steps) d += std::string(StepKindName(k)) + ",";
     d += " dry=" + std::to_string(p.dry_run) + " sev=" + SeverityName(p.severity) +
          " from_stop=" + std::to_string(p.restore_from_stop_savepoint) + " fallback=" +
@@ -195,8 +194,8 @@ inline std::string Describe(const PlanOutput& out) {
          " | " + p.reason + "\n";
   }
   for (const Refusal& r : out.refusals) {
-    d += "refuse " + r.job + " " + RefusalCauseName(r.cause) + " page=" +
-         std::to_string(r.page) + " | " + r.reason + "\n";
+    d += "refuse " + r.job + " " + RefusalCauseName(r.cause) + " page=" + std::to_string(r.page) +
+         " | " + r.reason + "\n";
   }
   for (const auto& [cause, n] : out.not_enforced) {
     d += std::string("not-enforced ") + RefusalCauseName(cause) + "=" + std::to_string(n) + "\n";
