@@ -300,18 +300,17 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
     return Refuse(c, RefusalCause::kInProgress, "a recovery is already in progress");
   }
 
-  // 3. TILT: act only on what was observed, recently, on clusters that answer. A stale instance
-  // whose last status was globally terminal cannot have come back by itself; any other stale or
-  // unknown instance might be live.
+  // 3. TILT: act only on what was observed, recently, on clusters that answer. An instance whose
+  // last status was globally terminal cannot have come back by itself, however old that news;
+  // any other stale or unknown instance might be live.
   if (in.loop_late) {
     return Refuse(c, RefusalCause::kUntrusted,
                   "TILT: the loop ran late" +
                       (in.loop_late_reason.empty() ? "" : " (" + in.loop_late_reason + ")"));
   }
   for (const JobSnapshot* s : c.instances) {
-    const bool terminal = s->status.known() && IsGloballyTerminal(*s->status.value);
+    if (s->status.known() && IsGloballyTerminal(*s->status.value)) continue;
     if (!s->status.fresh()) {
-      if (terminal) continue;
       return Refuse(c, RefusalCause::kUntrusted,
                     "TILT: status of instance " + s->job_id + " on " + s->cluster + " is " +
                         FreshnessName(s->status.freshness) +

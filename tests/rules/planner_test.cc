@@ -683,13 +683,19 @@ TEST_CASE("TILT: no plan on a stale job status; counted, not paged") {
   CHECK(PlanOnce(s).plans.size() == 1);
 }
 
-TEST_CASE("TILT: a status observed too long ago is not acted on") {
+TEST_CASE(
+    "TILT: a live status observed too long ago is not acted on; an old terminal one is "
+    "still terminal") {
   Scenario s = FailedAds();
   s.points = {Checkpoint("ads", 42, kT0 - 2 * kMin)};
-  s.now = kT0 + 5 * kMin;  // the snapshots are from kT0
+  s.snapshots = {Instance("ads", "yarn-a", "j1", JobStatus::kRestarting, kT0, false)};
+  s.now = kT0 + 5 * kMin;  // the snapshot is from kT0
   PlanOutput out = PlanOnce(s);
   REQUIRE(out.refusals.size() == 1);
   CHECK(out.refusals[0].reason == "TILT: status of instance j1 on yarn-a was observed 5m ago");
+
+  s.snapshots = {Instance("ads", "yarn-a", "j1", JobStatus::kFailed, kT0)};
+  CHECK(PlanOnce(s).plans.size() == 1);
 }
 
 TEST_CASE("TILT: the cluster to act on is unreachable or was never observed") {
