@@ -36,7 +36,7 @@ std::string ShortestNumber(double v) {
   }
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
+  return {buf, r.ptr};
 }
 
 }  // namespace
@@ -87,9 +87,8 @@ const std::vector<SignalInfo>& BuiltinSignals() {
 }
 
 const std::vector<std::string>& ExprFunctionNames() {
-  static const std::vector<std::string> kNames{"increase",      "rate",          "changes",
-                                               "avg_over_time", "min_over_time", "max_over_time",
-                                               "absent"};
+  static const std::vector<std::string> kNames{
+      "increase", "rate", "changes", "avg_over_time", "min_over_time", "max_over_time", "absent"};
   return kNames;
 }
 

@@ -85,9 +85,7 @@ class ExprEvaluator {
     return out_[i].why;
   }
 
-  const SignalSeries* Series(std::size_t signal) const {
-    return h_.Find(e_.signals_[signal].name);
-  }
+  const SignalSeries* Series(std::size_t signal) const { return h_.Find(e_.signals_[signal].name); }
   // The signal's sample at now, when there is one and it is known.
   std::optional<double> Now(const SignalSeries* s) const {
     if (s == nullptr || s->samples.empty()) return std::nullopt;

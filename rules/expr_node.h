@@ -29,7 +29,15 @@ enum class NodeKind {
 
 enum class CompareOp { kEq, kNe, kLt, kLe, kGt, kGe };
 
-enum class Function { kIncrease, kRate, kChanges, kAvgOverTime, kMinOverTime, kMaxOverTime, kAbsent };
+enum class Function {
+  kIncrease,
+  kRate,
+  kChanges,
+  kAvgOverTime,
+  kMinOverTime,
+  kMaxOverTime,
+  kAbsent
+};
 
 // One node. Children have lower indices than their parent, so evaluating nodes in index order
 // computes every child before its parent.
@@ -42,10 +50,10 @@ struct Expr::Node {
   std::size_t b = 0;  // second child (binary nodes)
   CompareOp op = CompareOp::kEq;
   Function function = Function::kIncrease;
-  double literal = 0;            // kLiteral: the value, encoded as in ExprValue
-  std::size_t signal = 0;        // kSignal, kCall: index into Expr::signals()
-  std::int64_t window_ms = 0;    // kCall (not absent)
-  std::vector<double> list;      // kIn: the items, of type `a`'s type
+  double literal = 0;          // kLiteral: the value, encoded as in ExprValue
+  std::size_t signal = 0;      // kSignal, kCall: index into Expr::signals()
+  std::int64_t window_ms = 0;  // kCall (not absent)
+  std::vector<double> list;    // kIn: the items, of type `a`'s type
 };
 
 // "==", "!=", "<", ...

@@ -84,13 +84,14 @@ tl::expected<std::vector<Token>, ExprError> Lex(std::string_view s) {
         const std::string_view text = s.substr(start, i - start);
         if (fraction) {
           return tl::unexpected(ErrorAt(
-              start, "a duration is a whole number of each unit (such as 1500ms or 1m30s); found '" +
-                         std::string(text) + "'"));
+              start,
+              "a duration is a whole number of each unit (such as 1500ms or 1m30s); found '" +
+                  std::string(text) + "'"));
         }
         auto d = ParseDuration(text);
         if (!d) return tl::unexpected(ErrorAt(start, d.error().message));
-        out.push_back(Token{Tok::kDuration, start, i, static_cast<double>(d->count()),
-                            CompareOp::kEq});
+        out.push_back(
+            Token{Tok::kDuration, start, i, static_cast<double>(d->count()), CompareOp::kEq});
         continue;
       }
       double v = 0;
@@ -127,18 +128,25 @@ tl::expected<std::vector<Token>, ExprError> Lex(std::string_view s) {
         }
         return tl::unexpected(ErrorAt(i, "'!' is not an operator; write 'not' to negate"));
       case '<':
-        if (next == '=') compare(CompareOp::kLe, 2); else compare(CompareOp::kLt, 1);
+        if (next == '=')
+          compare(CompareOp::kLe, 2);
+        else
+          compare(CompareOp::kLt, 1);
         continue;
       case '>':
-        if (next == '=') compare(CompareOp::kGe, 2); else compare(CompareOp::kGt, 1);
+        if (next == '=')
+          compare(CompareOp::kGe, 2);
+        else
+          compare(CompareOp::kGt, 1);
         continue;
       case '&': return tl::unexpected(ErrorAt(i, "'&' is not an operator; write 'and'"));
       case '|': return tl::unexpected(ErrorAt(i, "'|' is not an operator; write 'or'"));
       case '"':
       case '\'':
-        return tl::unexpected(ErrorAt(
-            i, "quotes are not part of the language; write job statuses bare, as in "
-               "status == FAILED"));
+        return tl::unexpected(
+            ErrorAt(i,
+                    "quotes are not part of the language; write job statuses bare, as in "
+                    "status == FAILED"));
       default: break;
     }
     const auto u = static_cast<unsigned char>(c);
@@ -245,9 +253,11 @@ class ExprParser {
     if (Peek().kind != Tok::kEnd) {
       const Token& t = Peek();
       if (t.kind == Tok::kRParen) return tl::unexpected(ErrorAt(t.begin, "unmatched ')'"));
-      return tl::unexpected(ErrorAt(
-          t.begin, "expected an operator (and, or, ==, <, +, ...) or the end of the expression; "
-                   "found " + Describe(t)));
+      return tl::unexpected(
+          ErrorAt(t.begin,
+                  "expected an operator (and, or, ==, <, +, ...) or the end of the expression; "
+                  "found " +
+                      Describe(t)));
     }
     const Expr::Node& r = expr_.nodes_.back();
     if (condition && r.type != ExprType::kBool) {
@@ -453,9 +463,9 @@ class ExprParser {
       return lhs;
     }
     if (Peek().kind == Tok::kCompare || AtKeyword("in")) {
-      return tl::unexpected(ErrorAt(
-          Peek().begin, "comparisons do not chain; combine them with 'and', as in "
-                        "a < b and b < c"));
+      return tl::unexpected(ErrorAt(Peek().begin,
+                                    "comparisons do not chain; combine them with 'and', as in "
+                                    "a < b and b < c"));
     }
     return result;
   }
@@ -488,13 +498,16 @@ class ExprParser {
     if (negated) Next();  // "in"
     const Node& left = At(lhs);
     if (left.type == ExprType::kBool) {
-      return tl::unexpected(ErrorAt(first.begin, "'in' needs a number, a duration or a job "
-                                                 "status on its left; '" +
-                                                     Text(lhs) + "' is true/false"));
+      return tl::unexpected(ErrorAt(first.begin,
+                                    "'in' needs a number, a duration or a job "
+                                    "status on its left; '" +
+                                        Text(lhs) + "' is true/false"));
     }
     if (Peek().kind != Tok::kLBracket) {
-      return tl::unexpected(ErrorAt(Peek().begin, "expected '[' to start the list after 'in'; "
-                                                  "found " + Describe(Peek())));
+      return tl::unexpected(ErrorAt(Peek().begin,
+                                    "expected '[' to start the list after 'in'; "
+                                    "found " +
+                                        Describe(Peek())));
     }
     Next();
     std::vector<double> items;
@@ -530,8 +543,9 @@ class ExprParser {
   tl::expected<double, ExprError> ParseListItem(ExprType want, std::size_t lhs) {
     const Token& t = Peek();
     if (t.kind == Tok::kRBracket) {
-      return tl::unexpected(ErrorAt(t.begin, "expected a list item; found ']' (a list needs at "
-                                             "least one item)"));
+      return tl::unexpected(ErrorAt(t.begin,
+                                    "expected a list item; found ']' (a list needs at "
+                                    "least one item)"));
     }
     const std::size_t begin = t.begin;
     double sign = 1;
@@ -558,8 +572,10 @@ class ExprParser {
       }
     }
     if (!type) {
-      return tl::unexpected(ErrorAt(item.begin, "expected a list item (a number, a duration or "
-                                                "a job status); found " + Describe(item)));
+      return tl::unexpected(ErrorAt(item.begin,
+                                    "expected a list item (a number, a duration or "
+                                    "a job status); found " +
+                                        Describe(item)));
     }
     if (*type != want) {
       const std::string found = expr_.text_.substr(begin, item.end - begin);
@@ -611,9 +627,9 @@ class ExprParser {
     const std::string what = Span(a, b) + ": ";
     for (std::size_t side : {a, b}) {
       if (!Numeric(At(side).type)) {
-        return tl::unexpected(ErrorAt(At(side).begin,
-                                      what + "arithmetic needs numbers or durations; '" +
-                                          Text(side) + "' is " + ExprTypeName(At(side).type)));
+        return tl::unexpected(
+            ErrorAt(At(side).begin, what + "arithmetic needs numbers or durations; '" + Text(side) +
+                                        "' is " + ExprTypeName(At(side).type)));
       }
     }
     const bool da = ta == ExprType::kDuration;
@@ -622,11 +638,11 @@ class ExprParser {
       case Tok::kPlus:
       case Tok::kMinus:
         if (ta == tb) return ta;
-        return tl::unexpected(ErrorAt(
-            MixOffset(a, b, op.begin),
-            what + (op.kind == Tok::kPlus ? "cannot add " : "cannot subtract ") +
-                ExprTypeName(tb) + (op.kind == Tok::kPlus ? " to " : " from ") + ExprTypeName(ta) +
-                DurationHint(da ? b : a)));
+        return tl::unexpected(
+            ErrorAt(MixOffset(a, b, op.begin),
+                    what + (op.kind == Tok::kPlus ? "cannot add " : "cannot subtract ") +
+                        ExprTypeName(tb) + (op.kind == Tok::kPlus ? " to " : " from ") +
+                        ExprTypeName(ta) + DurationHint(da ? b : a)));
       case Tok::kStar:
         if (da && db) {
           return tl::unexpected(ErrorAt(op.begin, what + "cannot multiply two durations"));
@@ -653,8 +669,7 @@ class ExprParser {
     Node& o = expr_.nodes_[*operand];
     if (!Numeric(o.type)) {
       return tl::unexpected(ErrorAt(o.begin, "'-' needs a number or a duration; '" +
-                                                 Text(*operand) + "' is " +
-                                                 ExprTypeName(o.type)));
+                                                 Text(*operand) + "' is " + ExprTypeName(o.type)));
     }
     if (o.kind == NodeKind::kLiteral) {  // fold: -5 is a literal
       o.literal = -o.literal;
@@ -692,8 +707,8 @@ class ExprParser {
         if (!inner) return inner;
         if (Peek().kind != Tok::kRParen) {
           return tl::unexpected(ErrorAt(Peek().begin, "expected ')' to close the '(' at column " +
-                                                          std::to_string(t.begin + 1) +
-                                                          "; found " + Describe(Peek())));
+                                                          std::to_string(t.begin + 1) + "; found " +
+                                                          Describe(Peek())));
         }
         const Token close = Next();
         // The parentheses belong to the operand as written (reasons quote it with them).
@@ -704,8 +719,10 @@ class ExprParser {
       case Tok::kIdent: return Identifier(t);
       default: break;
     }
-    return tl::unexpected(ErrorAt(t.begin, "expected a signal, a number, a duration, a job "
-                                           "status, a function or '('; found " + Describe(t)));
+    return tl::unexpected(ErrorAt(t.begin,
+                                  "expected a signal, a number, a duration, a job "
+                                  "status, a function or '('; found " +
+                                      Describe(t)));
   }
 
   ExprError UnknownWord(const Token& t, bool prefer_status) const {
@@ -715,14 +732,16 @@ class ExprParser {
     });
     std::vector<std::string> candidates = SignalNames();
     const std::vector<std::string>& statuses = StatusNames();
-    if (upper || prefer_status) candidates = statuses;
-    else candidates.insert(candidates.end(), statuses.begin(), statuses.end());
+    if (upper || prefer_status)
+      candidates = statuses;
+    else
+      candidates.insert(candidates.end(), statuses.begin(), statuses.end());
     const auto suggestion = Closest(w, candidates);
-    const bool status_like = upper || prefer_status ||
-                             (suggestion && std::find(statuses.begin(), statuses.end(),
-                                                      *suggestion) != statuses.end());
-    std::string message = std::string(status_like ? "unknown job status '" : "unknown signal '") +
-                          w + "'";
+    const bool status_like =
+        upper || prefer_status ||
+        (suggestion && std::find(statuses.begin(), statuses.end(), *suggestion) != statuses.end());
+    std::string message =
+        std::string(status_like ? "unknown job status '" : "unknown signal '") + w + "'";
     if (suggestion) {
       message += "; did you mean '" + *suggestion + "'?";
     } else {
@@ -736,23 +755,24 @@ class ExprParser {
     const std::string w(Word(t));
     if (w == "true" || w == "false") return Literal(t, ExprType::kBool, w == "true" ? 1 : 0);
     if (IsKeyword(w)) {
-      return tl::unexpected(ErrorAt(t.begin, "expected a signal, a number, a duration, a job "
-                                             "status, a function or '('; found '" + w + "'"));
+      return tl::unexpected(ErrorAt(t.begin,
+                                    "expected a signal, a number, a duration, a job "
+                                    "status, a function or '('; found '" +
+                                        w + "'"));
     }
     const auto& functions = ExprFunctionNames();
     const bool is_function = std::find(functions.begin(), functions.end(), w) != functions.end();
     if (Peek().kind == Tok::kLParen) {
       if (is_function) return Call(t);
       if (SignalType(w)) {
-        return tl::unexpected(
-            ErrorAt(t.begin, "'" + w + "' is a signal, not a function; functions are " +
-                                 Join(functions)));
+        return tl::unexpected(ErrorAt(
+            t.begin, "'" + w + "' is a signal, not a function; functions are " + Join(functions)));
       }
       const auto suggestion = Closest(w, functions);
-      return tl::unexpected(ErrorAt(
-          t.begin, "unknown function '" + w + "'" +
-                       (suggestion ? "; did you mean '" + *suggestion + "'?"
-                                   : "; functions are " + Join(functions))));
+      return tl::unexpected(
+          ErrorAt(t.begin, "unknown function '" + w + "'" +
+                               (suggestion ? "; did you mean '" + *suggestion + "'?"
+                                           : "; functions are " + Join(functions))));
     }
     if (auto st = ParseJobStatus(w)) {
       return Literal(t, ExprType::kState, static_cast<double>(static_cast<int>(*st)));
@@ -800,26 +820,26 @@ class ExprParser {
     }
     const std::string fname(Word(name));
     Function f = Function::kIncrease;
-    for (Function g : {Function::kIncrease, Function::kRate, Function::kChanges,
-                       Function::kAvgOverTime, Function::kMinOverTime, Function::kMaxOverTime,
-                       Function::kAbsent}) {
+    for (Function g :
+         {Function::kIncrease, Function::kRate, Function::kChanges, Function::kAvgOverTime,
+          Function::kMinOverTime, Function::kMaxOverTime, Function::kAbsent}) {
       if (fname == FunctionName(g)) f = g;
     }
     const bool absent = f == Function::kAbsent;
     const std::size_t want = absent ? 1 : 2;
     if (args.size() != want) {
-      return tl::unexpected(ErrorAt(
-          name.begin, fname + (absent ? " takes 1 argument (a signal), as in absent(lag)"
-                                      : " takes 2 arguments (a signal and a window), as in " +
-                                            fname + "(restarts, 10m)") +
-                          "; found " + std::to_string(args.size())));
+      return tl::unexpected(
+          ErrorAt(name.begin, fname +
+                                  (absent ? " takes 1 argument (a signal), as in absent(lag)"
+                                          : " takes 2 arguments (a signal and a window), as in " +
+                                                fname + "(restarts, 10m)") +
+                                  "; found " + std::to_string(args.size())));
     }
     const Node& subject = At(args[0]);
     if (subject.kind != NodeKind::kSignal) {
-      return tl::unexpected(ErrorAt(subject.begin, "the first argument of " + fname +
-                                                       " must be a signal name, such as " +
-                                                       (absent ? "lag" : "restarts") +
-                                                       "; found '" + Text(args[0]) + "'"));
+      return tl::unexpected(ErrorAt(
+          subject.begin, "the first argument of " + fname + " must be a signal name, such as " +
+                             (absent ? "lag" : "restarts") + "; found '" + Text(args[0]) + "'"));
     }
     Node n;
     n.kind = NodeKind::kCall;
@@ -844,8 +864,8 @@ class ExprParser {
     }
     if (window.literal <= 0) {
       return tl::unexpected(
-          ErrorAt(window.begin, "the window of " + fname + " must be longer than 0s; found " +
-                                    Text(args[1])));
+          ErrorAt(window.begin,
+                  "the window of " + fname + " must be longer than 0s; found " + Text(args[1])));
     }
     if (window.literal > static_cast<double>(kMaxExprWindow.count())) {
       return tl::unexpected(ErrorAt(
@@ -857,20 +877,20 @@ class ExprParser {
       case Function::kIncrease:
       case Function::kRate:
         if (st != ExprType::kNumber) {
-          return tl::unexpected(ErrorAt(subject.begin, fname + " needs a number signal (a "
-                                                               "counter such as restarts); '" +
-                                                               signal + "' is " +
-                                                               ExprTypeName(st)));
+          return tl::unexpected(ErrorAt(subject.begin, fname +
+                                                           " needs a number signal (a "
+                                                           "counter such as restarts); '" +
+                                                           signal + "' is " + ExprTypeName(st)));
         }
         n.type = ExprType::kNumber;
         break;
       case Function::kChanges: n.type = ExprType::kNumber; break;
       default:
         if (!Numeric(st)) {
-          return tl::unexpected(ErrorAt(subject.begin, fname + " needs a number or duration "
-                                                               "signal; '" +
-                                                               signal + "' is " +
-                                                               ExprTypeName(st)));
+          return tl::unexpected(ErrorAt(subject.begin, fname +
+                                                           " needs a number or duration "
+                                                           "signal; '" +
+                                                           signal + "' is " + ExprTypeName(st)));
         }
         n.type = st;
         break;

@@ -10,8 +10,8 @@ namespace flinkguard {
 namespace {
 
 const std::vector<std::string>& TemplateVariables() {
-  static const std::vector<std::string> kVars{"job", "cluster", "job_id", "rule", "severity",
-                                              "value"};
+  static const std::vector<std::string> kVars{"job",  "cluster",  "job_id",
+                                              "rule", "severity", "value"};
   return kVars;
 }
 
@@ -54,16 +54,15 @@ Placeholder ScanPlaceholder(std::string_view text, std::size_t at) {
 
 // Why `text` is not a valid template: (offset, message), or nullopt.
 std::optional<std::pair<std::size_t, std::string>> CheckTemplate(std::string_view text) {
-  for (std::size_t at = text.find("{{"); at != std::string_view::npos;
-       at = text.find("{{", at)) {
+  for (std::size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at)) {
     const Placeholder p = ScanPlaceholder(text, at);
     if (!p.error.empty()) return std::make_pair(at, p.error);
     const auto& vars = TemplateVariables();
     if (std::find(vars.begin(), vars.end(), p.name) == vars.end()) {
       std::string known;
       for (const auto& v : vars) known += (known.empty() ? "$" : ", $") + v;
-      return std::make_pair(at, "unknown template variable '$" + p.name + "'; variables are " +
-                                    known);
+      return std::make_pair(at,
+                            "unknown template variable '$" + p.name + "'; variables are " + known);
     }
     at = p.end;
   }
@@ -87,12 +86,13 @@ double AsDouble(std::int64_t v) { return static_cast<double>(v); }
 template <typename Get>
 SignalReading FromSettings(const JobSnapshot& job, Get get) {
   const auto& s = job.checkpoint_settings;
-  if (s.fresh() && s.value && (s.value->interval_ms <= 0 ||
-                               s.value->interval_ms == std::numeric_limits<std::int64_t>::max())) {
+  if (s.fresh() && s.value &&
+      (s.value->interval_ms <= 0 ||
+       s.value->interval_ms == std::numeric_limits<std::int64_t>::max())) {
     return {std::nullopt, "checkpointing is disabled"};
   }
-  return FromObserved(s, [&](const CheckpointSettings& c) { return AsDouble(get(c)); },
-                      "no checkpoint settings");
+  return FromObserved(
+      s, [&](const CheckpointSettings& c) { return AsDouble(get(c)); }, "no checkpoint settings");
 }
 
 // Whether `a` is a better "current instance" of a job name than `b`.
@@ -155,8 +155,7 @@ bool MatchesGlob(std::string_view glob, std::string_view name) {
 std::string RenderTemplate(std::string_view text, const std::map<std::string, std::string>& vars) {
   std::string out;
   std::size_t from = 0;
-  for (std::size_t at = text.find("{{"); at != std::string_view::npos;
-       at = text.find("{{", from)) {
+  for (std::size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", from)) {
     const Placeholder p = ScanPlaceholder(text, at);
     if (!p.error.empty()) break;
     out.append(text.substr(from, at - from));
@@ -182,8 +181,8 @@ SignalReading ReadSignal(const JobSnapshot& job, std::string_view signal,
     return r;
   }
   if (signal == "all_tasks_running") {
-    return FromObserved(job.all_tasks_running, [](bool b) { return b ? 1.0 : 0.0; },
-                        "task states not reported");
+    return FromObserved(
+        job.all_tasks_running, [](bool b) { return b ? 1.0 : 0.0; }, "task states not reported");
   }
   if (signal == "uptime") return FromObserved(job.uptime_ms, same, "no uptime");
   if (signal == "restarts") return FromObserved(job.restarts, same, "numRestarts not reported");
@@ -249,8 +248,7 @@ void RuleEngine::InitJob(const std::string& name, JobState& job, std::int64_t no
   job.signals = job.history.Signals();
 }
 
-RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots,
-                                    std::int64_t now_ms,
+RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, std::int64_t now_ms,
                                     const std::vector<ClusterSnapshot>& clusters) {
   RuleEvaluation out;
   std::map<std::string_view, const JobSnapshot*> current;
@@ -279,10 +277,10 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots,
         auto& pair = job.pairs[i];
         if (!pair || pair->reported == RuleState::kInactive) continue;
         pair->known = RuleState::kInactive;
-        Transition(rules_[i], job, *pair, RuleState::kInactive, now_ms,
-                   "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
-                       "; forgotten",
-                   out);
+        Transition(
+            rules_[i], job, *pair, RuleState::kInactive, now_ms,
+            "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) + "; forgotten",
+            out);
       }
       it = jobs_.erase(it);
       continue;
@@ -386,9 +384,8 @@ std::map<std::string, std::string> RuleEngine::Vars(const CompiledRule& rule, co
   return vars;
 }
 
-void RuleEngine::Transition(const CompiledRule& rule, const JobState& job, Pair& pair,
-                            RuleState to, std::int64_t now_ms, std::string reason,
-                            RuleEvaluation& out) const {
+void RuleEngine::Transition(const CompiledRule& rule, const JobState& job, Pair& pair, RuleState to,
+                            std::int64_t now_ms, std::string reason, RuleEvaluation& out) const {
   RuleTransition t;
   t.rule = rule.spec.name;
   t.job = job.name;

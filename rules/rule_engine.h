@@ -44,14 +44,14 @@ struct RuleSpec {
   // {{ $value }} (the value of Expr::subject_text(), "unknown" when unknown).
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  std::vector<std::string> jobs;           // job name globs (* and ?); empty = every job
-  std::set<std::string> disabled_for;      // job names whose override says enabled: false
+  std::vector<std::string> jobs;       // job name globs (* and ?); empty = every job
+  std::set<std::string> disabled_for;  // job names whose override says enabled: false
 };
 
 // Why a rule does not compile: which part and where.
 struct RuleError {
-  std::string field;        // "when", "labels.<key>" or "annotations.<key>"
-  std::size_t offset = 0;   // 0-based byte offset in that field's text
+  std::string field;       // "when", "labels.<key>" or "annotations.<key>"
+  std::size_t offset = 0;  // 0-based byte offset in that field's text
   std::string message;
   std::string ToString() const;  // "rule <name>: when: column 5: ..." style without the name:
                                  // "<field>: column <offset+1>: <message>"
@@ -104,12 +104,12 @@ struct RuleStatus {
   std::string job;
   std::string cluster;  // of the instance last evaluated; "" when never
   std::string job_id;
-  bool applies = true;      // false: the rule's globs do not match the job, or it is disabled
+  bool applies = true;  // false: the rule's globs do not match the job, or it is disabled
   RuleState state = RuleState::kInactive;  // as reported (see the header comment)
-  bool data_known = true;   // false: the last evaluation was unknown
-  Truth truth = Truth::kUnknown;  // the last evaluation
-  std::optional<ExprValue> value;  // $value of the last evaluation
-  std::string reason;              // of the last evaluation (or why the rule does not apply)
+  bool data_known = true;                  // false: the last evaluation was unknown
+  Truth truth = Truth::kUnknown;           // the last evaluation
+  std::optional<ExprValue> value;          // $value of the last evaluation
+  std::string reason;                // of the last evaluation (or why the rule does not apply)
   std::int64_t state_since_ms = 0;   // when `state` was entered
   std::int64_t active_since_ms = 0;  // pending/firing: when the condition first held
   bool evaluated = false;            // false: never evaluated (the job was not observed)
@@ -183,8 +183,8 @@ class RuleEngine {
   std::map<std::string, std::string> Vars(const CompiledRule& rule, const JobState& job,
                                           const Pair& pair) const;
   Finding MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair) const;
-  RuleStatus MakeStatus(const CompiledRule& rule, const std::string& job_name,
-                        const JobState* job, const Pair* pair) const;
+  RuleStatus MakeStatus(const CompiledRule& rule, const std::string& job_name, const JobState* job,
+                        const Pair* pair) const;
 
   std::vector<CompiledRule> rules_;
   RuleEngineOptions options_;

@@ -48,8 +48,8 @@ void SignalHistory::Track(const std::string& signal, std::size_t capacity) {
   }
 }
 
-void SignalHistory::Record(std::string_view signal, std::int64_t t_ms,
-                           std::optional<double> value, std::string why_unknown) {
+void SignalHistory::Record(std::string_view signal, std::int64_t t_ms, std::optional<double> value,
+                           std::string why_unknown) {
   auto it = series_.find(signal);
   if (it == series_.end()) return;
   SignalSeries& s = it->second;

@@ -345,8 +345,9 @@ TEST_CASE("type errors say what was found, with a column and a fix") {
 
   e = MustFail("qps * 2");
   CHECK(e.column() == 1);
-  CHECK(e.message == "a condition must be true or false; 'qps * 2' is a number; compare it, "
-                     "e.g. qps * 2 > 0");
+  CHECK(e.message ==
+        "a condition must be true or false; 'qps * 2' is a number; compare it, "
+        "e.g. qps * 2 > 0");
 
   e = MustFail("status in [FAILED, 3]");
   CHECK(e.column() == 20);
@@ -363,8 +364,9 @@ TEST_CASE("type errors say what was found, with a column and a fix") {
 TEST_CASE("function errors: arity, argument kinds and types, windows") {
   ExprError e = MustFail("increase(restarts) > 5");
   CHECK(e.column() == 1);
-  CHECK(e.message == "increase takes 2 arguments (a signal and a window), as in "
-                     "increase(restarts, 10m); found 1");
+  CHECK(e.message ==
+        "increase takes 2 arguments (a signal and a window), as in "
+        "increase(restarts, 10m); found 1");
 
   e = MustFail("absent(lag, 5m)");
   CHECK(e.message == "absent takes 1 argument (a signal), as in absent(lag); found 2");
@@ -389,8 +391,9 @@ TEST_CASE("function errors: arity, argument kinds and types, windows") {
 
   e = MustFail("increase(uptime, 10m) > 5");
   CHECK(e.column() == 10);
-  CHECK(e.message == "increase needs a number signal (a counter such as restarts); 'uptime' is "
-                     "a duration");
+  CHECK(e.message ==
+        "increase needs a number signal (a counter such as restarts); 'uptime' is "
+        "a duration");
 
   e = MustFail("avg_over_time(status, 10m) > 5");
   CHECK(e.message.find("'status' is a job status") != std::string::npos);
@@ -427,8 +430,9 @@ TEST_CASE("syntax errors name the column and what was expected and found") {
       {"   ", 1, "expected an expression; found nothing"},
       {"(restarts > 5", 14, "expected ')' to close the '(' at column 1; found the end"},
       {"restarts > 5)", 13, "unmatched ')'"},
-      {"restarts >", 11, "expected a signal, a number, a duration, a job status, a function or "
-                         "'('; found the end of the expression"},
+      {"restarts >", 11,
+       "expected a signal, a number, a duration, a job status, a function or "
+       "'('; found the end of the expression"},
       {"restarts = 5", 10, "'=' is not an operator; write '=='"},
       {"restarts > 5 && qps < 1", 14, "'&' is not an operator; write 'and'"},
       {"restarts > 5 || qps < 1", 14, "'|' is not an operator; write 'or'"},
@@ -446,8 +450,9 @@ TEST_CASE("syntax errors name the column and what was expected and found") {
       {"restarts > # 5", 12, "unexpected character '#'"},
       {"restarts > \xE2\x80\x93 5", 12, "unexpected byte 0xE2"},
       {"increase(restarts 10m) > 1", 19, "expected ',' or ')' in the arguments of increase"},
-      {"and > 1", 1, "expected a signal, a number, a duration, a job status, a function or '('; "
-                     "found 'and'"},
+      {"and > 1", 1,
+       "expected a signal, a number, a duration, a job status, a function or '('; "
+       "found 'and'"},
   };
   for (const Case& c : cases) {
     const std::string text = c.text;

@@ -93,7 +93,8 @@ std::string Describe(const RuleEvaluation& ev) {
     o << "\n";
   }
   for (const auto& f : ev.findings) {
-    o << "F " << f.rule << " " << f.job << " since " << f.firing_since_ms << " " << f.reason << "\n";
+    o << "F " << f.rule << " " << f.job << " since " << f.firing_since_ms << " " << f.reason
+      << "\n";
   }
   return o.str();
 }
@@ -136,8 +137,8 @@ TEST_CASE("status in [FAILED, CANCELED] fires at once with for 0, and resolves w
 }
 
 TEST_CASE("checkpoint_age > 3 * checkpoint_interval with for 5m: pending, then firing") {
-  RuleEngine engine = Engine({Rule("checkpoint-stale", "checkpoint_age > 3 * checkpoint_interval",
-                                   5min)});
+  RuleEngine engine =
+      Engine({Rule("checkpoint-stale", "checkpoint_age > 3 * checkpoint_interval", 5min)});
   const auto stale = [](std::int64_t t) {
     JobSnapshot s = Job("ads", t);
     s.checkpoint_age_ms.SetFresh(4 * kMin, t);  // interval 1m: 4m > 3m
@@ -205,8 +206,7 @@ TEST_CASE("keep_firing_for: a firing rule resolves only after its condition is f
   ev = engine.Evaluate({bp(kT0 + 6 * kMin, 0.1)}, kT0 + 6 * kMin);
   REQUIRE(ev.transitions.size() == 1);
   CHECK(ev.transitions[0].to == RuleState::kInactive);
-  CHECK(ev.transitions[0].reason ==
-        "backpressure = 0.1 > 0.5; false for 2m (keep_firing_for 2m)");
+  CHECK(ev.transitions[0].reason == "backpressure = 0.1 > 0.5; false for 2m (keep_firing_for 2m)");
   CHECK(ev.findings.empty());
 }
 
@@ -239,7 +239,7 @@ TEST_CASE("unknown data never resolves: a firing rule stays firing, marked, unti
   RuleEngine engine = Engine({Rule("job-failed", "status == FAILED")});
   engine.Evaluate({Job("ads", kT0, JobStatus::kFailed)}, kT0);
   for (int i = 1; i <= 30; ++i) {
-    const std::int64_t t = kT0 + i * 10 * kSec;
+    const std::int64_t t = kT0 + i * (10 * kSec);
     JobSnapshot s = Job("ads", t);  // RUNNING, but nobody knows: stale
     s.status.MarkStale("cluster yarn-a unreachable");
     const auto ev = engine.Evaluate({s}, t);
@@ -308,7 +308,7 @@ TEST_CASE("a new instance resets the counter: increase counts its restarts, neve
   RuleEngine engine = Engine({Rule("restart-loop", "increase(restarts, 1m) > 5")}, 10s);
   RuleEvaluation ev;
   for (int i = 0; i <= 6; ++i) {
-    const std::int64_t t = kT0 + i * 10 * kSec;
+    const std::int64_t t = kT0 + i * (10 * kSec);
     JobSnapshot s = Job("ads", t);
     s.restarts.SetFresh(40, t);
     ev = engine.Evaluate({s}, t);
@@ -316,10 +316,10 @@ TEST_CASE("a new instance resets the counter: increase counts its restarts, neve
   CHECK(engine.Explain("ads")[0].reason == "increase(restarts, 1m) = 0 > 5");
   // The job was recovered: a new job id whose counter starts again and climbs to 6.
   for (int i = 7; i <= 9; ++i) {
-    const std::int64_t t = kT0 + i * 10 * kSec;
+    const std::int64_t t = kT0 + i * (10 * kSec);
     JobSnapshot s = Job("ads", t);
     s.job_id = "ads-id2";
-    s.restarts.SetFresh(2 * (i - 6), t);
+    s.restarts.SetFresh(2 * std::int64_t{i - 6}, t);
     ev = engine.Evaluate({s}, t);
   }
   REQUIRE(ev.transitions.size() == 1);
@@ -481,8 +481,7 @@ TEST_CASE("cluster_up comes from the cluster observation; without one it is unkn
 }
 
 TEST_CASE("qps < 0.2 * avg_over_time(qps, 1h) for 10m: a drop after an hour of traffic") {
-  RuleEngine engine =
-      Engine({Rule("qps-drop", "qps < 0.2 * avg_over_time(qps, 1h)", 10min)}, 1min);
+  RuleEngine engine = Engine({Rule("qps-drop", "qps < 0.2 * avg_over_time(qps, 1h)", 10min)}, 1min);
   RuleEvaluation ev;
   std::vector<RuleTransition> all;
   for (std::int64_t m = 0; m <= 90; ++m) {
@@ -507,8 +506,8 @@ TEST_CASE("qps < 0.2 * avg_over_time(qps, 1h) for 10m: a drop after an hour of t
 }
 
 TEST_CASE("a job that disappears is frozen, then forgotten after forget_after") {
-  RuleEngine engine = Engine({Rule("job-failed", "status == FAILED"),
-                              Rule("absent-lag", "absent(lag)")});
+  RuleEngine engine =
+      Engine({Rule("job-failed", "status == FAILED"), Rule("absent-lag", "absent(lag)")});
   engine.Evaluate({Job("ads", kT0, JobStatus::kFailed), Job("search", kT0)}, kT0);
   CHECK(engine.JobCount() == 2);
   auto ev = engine.Evaluate({Job("search", kT0 + 30 * kMin)}, kT0 + 30 * kMin);
@@ -530,7 +529,8 @@ TEST_CASE("a job that disappears is frozen, then forgotten after forget_after") 
 }
 
 TEST_CASE("checkpoint rules are unknown when checkpointing is disabled") {
-  RuleEngine engine = Engine({Rule("checkpoint-stale", "checkpoint_age > 3 * checkpoint_interval")});
+  RuleEngine engine =
+      Engine({Rule("checkpoint-stale", "checkpoint_age > 3 * checkpoint_interval")});
   JobSnapshot s = Job("ads", kT0);
   s.checkpoint_settings.SetFresh(flinkguard::CheckpointSettings{0, 0, 0, false}, kT0);
   s.checkpoint_age_ms.SetAbsent(kT0);
@@ -565,8 +565,8 @@ TEST_CASE("signals read from a snapshot: fresh values only, with why otherwise")
 }
 
 TEST_CASE("custom TSDB signals feed rules per job") {
-  RuleEngine engine = Engine({Rule("lagging", "kafka_lag_seconds > 300", 0s)}, 10s,
-                             {"kafka_lag_seconds"});
+  RuleEngine engine =
+      Engine({Rule("lagging", "kafka_lag_seconds > 300", 0s)}, 10s, {"kafka_lag_seconds"});
   JobSnapshot a = Job("ads", kT0);
   a.signals["kafka_lag_seconds"].SetFresh(900, kT0);
   JobSnapshot b = Job("search", kT0);
@@ -587,7 +587,7 @@ TEST_CASE("histories stay bounded however long the engine runs") {
                              10s);
   std::vector<JobSnapshot> jobs;
   for (int cycle = 0; cycle < 2000; ++cycle) {  // 5.5 hours at 10 s
-    const std::int64_t t = kT0 + cycle * 10 * kSec;
+    const std::int64_t t = kT0 + cycle * (10 * kSec);
     jobs = {Job("a", t), Job("b", t)};
     engine.Evaluate(jobs, t);
   }
@@ -598,7 +598,7 @@ TEST_CASE("histories stay bounded however long the engine runs") {
 TEST_CASE("the wall clock going back restarts the histories: windows read unknown, not wrong") {
   RuleEngine engine = Engine({Rule("restart-loop", "increase(restarts, 1m) > 5")});
   for (int i = 0; i <= 6; ++i) {
-    const std::int64_t t = kT0 + i * 10 * kSec;
+    const std::int64_t t = kT0 + i * (10 * kSec);
     JobSnapshot s = Job("ads", t);
     s.restarts.SetFresh(3, t);
     engine.Evaluate({s}, t);
@@ -612,8 +612,8 @@ TEST_CASE("the wall clock going back restarts the histories: windows read unknow
 }
 
 TEST_CASE("Statuses lists every evaluated pair with its value and reason") {
-  RuleEngine engine = Engine({Rule("job-failed", "status == FAILED"),
-                              Rule("restarts", "restarts >= 0")});
+  RuleEngine engine =
+      Engine({Rule("job-failed", "status == FAILED"), Rule("restarts", "restarts >= 0")});
   engine.Evaluate({Job("b", kT0), Job("a", kT0)}, kT0);
   const std::vector<RuleStatus> all = engine.Statuses();
   REQUIRE(all.size() == 4);
@@ -635,10 +635,11 @@ std::string RandomExpr(std::mt19937_64& rng, int depth) {
   const auto pick = [&](const std::vector<std::string>& v) {
     return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
   };
-  const std::vector<std::string> numbers{"restarts", "qps", "lag", "backpressure",
-                                         "checkpoints_failed", "custom_x", "0", "5", "0.2", "100"};
-  const std::vector<std::string> durations{"uptime", "checkpoint_age", "checkpoint_interval",
-                                           "checkpoint_duration", "10s", "5m", "1h"};
+  const std::vector<std::string> numbers{
+      "restarts", "qps", "lag", "backpressure", "checkpoints_failed",
+      "custom_x", "0",   "5",   "0.2",          "100"};
+  const std::vector<std::string> durations{
+      "uptime", "checkpoint_age", "checkpoint_interval", "checkpoint_duration", "10s", "5m", "1h"};
   const std::vector<std::string> windows{"30s", "1m", "5m", "10m"};
   const std::vector<std::string> cmp{" < ", " <= ", " > ", " >= ", " == ", " != "};
   const int kind = std::uniform_int_distribution<int>(0, depth > 3 ? 5 : 11)(rng);
@@ -646,17 +647,22 @@ std::string RandomExpr(std::mt19937_64& rng, int depth) {
     case 0: return pick(numbers) + pick(cmp) + pick(numbers);
     case 1: return pick(durations) + pick(cmp) + pick(durations);
     case 2: return "status in [FAILED, RUNNING]";
-    case 3: return "increase(" + pick({"restarts", "checkpoints_failed", "custom_x"}) + ", " +
-                   pick(windows) + ")" + pick(cmp) + pick(numbers);
-    case 4: return pick({"avg_over_time", "min_over_time", "max_over_time"}) + "(qps, " +
-                   pick(windows) + ")" + pick(cmp) + pick(numbers) + " * " + pick(numbers);
-    case 5: return pick({"absent(lag)", "all_tasks_running", "cluster_up", "true",
-                         "changes(status, 1m) > 1", "rate(restarts, 1m) > 0.01"});
+    case 3:
+      return "increase(" + pick({"restarts", "checkpoints_failed", "custom_x"}) + ", " +
+             pick(windows) + ")" + pick(cmp) + pick(numbers);
+    case 4:
+      return pick({"avg_over_time", "min_over_time", "max_over_time"}) + "(qps, " + pick(windows) +
+             ")" + pick(cmp) + pick(numbers) + " * " + pick(numbers);
+    case 5:
+      return pick({"absent(lag)", "all_tasks_running", "cluster_up", "true",
+                   "changes(status, 1m) > 1", "rate(restarts, 1m) > 0.01"});
     case 6:
-    case 7: return RandomExpr(rng, depth + 1) + pick({" and ", " or "}) + RandomExpr(rng, depth + 1);
+    case 7:
+      return RandomExpr(rng, depth + 1) + pick({" and ", " or "}) + RandomExpr(rng, depth + 1);
     case 8: return "not (" + RandomExpr(rng, depth + 1) + ")";
-    case 9: return pick(numbers) + pick({" + ", " - ", " * ", " / "}) + pick(numbers) + pick(cmp) +
-                   pick(numbers);
+    case 9:
+      return pick(numbers) + pick({" + ", " - ", " * ", " / "}) + pick(numbers) + pick(cmp) +
+             pick(numbers);
     case 10: return pick(durations) + " / " + pick(durations) + pick(cmp) + pick(numbers);
     default: return pick(numbers) + pick(cmp) + pick(durations);  // a type error
   }
@@ -713,7 +719,7 @@ TEST_CASE("property: random rules over random snapshots never crash and are dete
     RuleEngine one = Engine(specs, 10s, {"custom_x"});
     RuleEngine two = Engine(specs, 10s, {"custom_x"});
     for (int cycle = 0; cycle < 60; ++cycle) {
-      const std::int64_t t = kT0 + cycle * 10 * kSec;
+      const std::int64_t t = kT0 + cycle * (10 * kSec);
       std::vector<JobSnapshot> jobs;
       for (const char* name : {"a", "b", "c"}) {
         if (std::uniform_int_distribution<int>(0, 19)(rng) != 0) {
@@ -736,9 +742,9 @@ TEST_CASE("property: random rules over random snapshots never crash and are dete
 TEST_CASE("property: arbitrary text never crashes the compiler, and errors point inside it") {
   std::mt19937_64 rng(7);
   const std::string alphabet = "abcdeqrstu_ACDEFGILNRU0123456789.()[],+-*/<>=!&| \t\"'#$\x01\xC3";
-  const std::vector<std::string> words{"status", "restarts", "increase(", "in", "and", "or",
-                                       "not",    "FAILED",   "10m",       "1h30m", "absent(",
-                                       "qps",    ")",        "]",         "[",     ","};
+  const std::vector<std::string> words{"status", "restarts", "increase(", "in",    "and",     "or",
+                                       "not",    "FAILED",   "10m",       "1h30m", "absent(", "qps",
+                                       ")",      "]",        "[",         ","};
   for (int i = 0; i < 5000; ++i) {
     std::string text;
     const int len = std::uniform_int_distribution<int>(0, 40)(rng);
