@@ -54,7 +54,7 @@ FlinksimProcess::FlinksimProcess(std::string cluster_name, const std::vector<std
                                    "--port-file",
                                    dir_.File("ports"),
                                    "--time-scale",
-                                   "20",
+                                   std::to_string(kTimeScale),
                                    "--data-dir",
                                    dir_.File("data"),
                                    "--seed",

@@ -15,6 +15,9 @@
 
 namespace flinkguard::testing {
 
+// Simulated milliseconds per real millisecond in every FlinksimProcess.
+constexpr int kTimeScale = 20;
+
 // flinksim's binary (set by CMake).
 std::string FlinksimBinary();
 
@@ -24,7 +27,7 @@ rapidjson::Document ParseJson(const std::string& body);
 // The agent's wall clock in epoch milliseconds, as RunCycle takes it.
 std::int64_t WallMs();
 
-// One flinksim process: `--listen 127.0.0.1:0 --control-listen 127.0.0.1:0 --time-scale 20`
+// One flinksim process: `--listen 127.0.0.1:0 --control-listen 127.0.0.1:0 --time-scale kTimeScale`
 // plus `extra`, its data dir under its own TempDir. Stopped (SIGTERM) when destroyed.
 // Fails the current test (REQUIRE) when it does not come up within 15 s.
 class FlinksimProcess {
