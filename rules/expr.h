@@ -149,7 +149,8 @@ class Expr {
   // The longest window of any function in the expression; 0 when there is none.
   Duration longest_window() const;
   // The text of the expression whose value Evaluation::subject holds: the left side of the
-  // leftmost comparison reached through and/or/not, or the whole expression when there is none.
+  // leftmost comparison (or `in`) reached from the root through and/or/not; without one, the
+  // leftmost operand reached that way (e.g. all_tasks_running in `not all_tasks_running`).
   std::string subject_text() const;
 
   // Evaluates at `now_ms` reading `history` (signals not tracked there are unknown).

@@ -251,6 +251,8 @@ void RuleEngine::InitJob(const std::string& name, JobState& job, std::int64_t no
 RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, std::int64_t now_ms,
                                     const std::vector<ClusterSnapshot>& clusters) {
   RuleEvaluation out;
+  std::map<std::string_view, const ClusterSnapshot*> cluster_by_name;
+  for (const ClusterSnapshot& c : clusters) cluster_by_name.emplace(c.name, &c);
   std::map<std::string_view, const JobSnapshot*> current;
   for (const JobSnapshot& s : snapshots) {
     auto [it, inserted] = current.emplace(s.name, &s);
@@ -289,10 +291,8 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
     job.cluster = snap.cluster;
     job.job_id = snap.job_id;
     job.last_seen_ms = now_ms;
-    const ClusterSnapshot* cluster = nullptr;
-    for (const ClusterSnapshot& c : clusters) {
-      if (c.name == snap.cluster) cluster = &c;
-    }
+    auto c = cluster_by_name.find(snap.cluster);
+    const ClusterSnapshot* cluster = c == cluster_by_name.end() ? nullptr : c->second;
     for (const std::string& signal : job.signals) {
       SignalReading r = ReadSignal(snap, signal, cluster);
       job.history.Record(signal, now_ms, r.value, std::move(r.why_unknown));
