@@ -113,6 +113,7 @@ class SchemaLoader {
     if (auto v = m.Get("jobs")) ReadJobs(*v, config.tsdb.has_value(), &config.jobs);
     if (auto v = m.Get("alerts")) ReadAlerts(*v, &config.alerts);
     CheckReferences();
+    CompileRules(config);
     return config;
   }
 
@@ -612,6 +613,7 @@ class SchemaLoader {
              [this](const YamlValue& v) { return r_.StringMap(v); });
     Optional(m, "jobs", &rule.jobs, [this](const YamlValue& v) { return r_.StringList(v); });
     if (r_.problem_count() != before) return std::nullopt;
+    rule_sites_[rule.name] = value;
     return rule;
   }
 
@@ -714,6 +716,26 @@ class SchemaLoader {
     return url;
   }
 
+  // Compiles every rule once the whole file is read: its condition may use the custom signals
+  // of tsdb.signals and of any job. An error points at its column inside `when`.
+  void CompileRules(const Config& config) {
+    const std::set<std::string> custom = CustomSignalNames(config);
+    for (const RuleConfig& rule : config.rules) {
+      auto site = rule_sites_.find(rule.name);
+      if (site == rule_sites_.end()) continue;
+      auto compiled = CompileRule(ToRuleSpec(rule, config.jobs), custom);
+      if (compiled) continue;
+      const RuleError& e = compiled.error();
+      std::string message = "rule " + rule.name + ": " + e.message;
+      if (e.field == "when") {
+        r_.Report(rule.when.LocationOf(e.offset), site->second.path + ".when", std::move(message));
+      } else {
+        r_.Report(ConfigReader::LocationOf(site->second), site->second.path + "." + e.field,
+                  std::move(message));
+      }
+    }
+  }
+
   void CheckReferences() {
     // A reference to a cluster that was defined but had problems is not reported again.
     for (const Reference& ref : cluster_refs_) {
@@ -750,6 +772,7 @@ class SchemaLoader {
   bool rules_read_ = false;
   std::vector<Reference> cluster_refs_;
   std::vector<Reference> rule_refs_;
+  std::map<std::string, YamlValue> rule_sites_;  // rule name -> its mapping, for CompileRules
 };
 
 std::string CountOf(std::size_t n, const char* one, const char* many) {
@@ -884,6 +907,41 @@ ConfigLoadResult LoadConfig(const std::string& path, const ConfigEnvironment& en
   }
   const std::string base_dir = std::filesystem::path(path).parent_path().string();
   return LoadConfigFromString(text.str(), path, base_dir, env);
+}
+
+std::set<std::string> CustomSignalNames(const Config& config) {
+  std::set<std::string> names;
+  if (config.tsdb) {
+    for (const auto& [name, query] : config.tsdb->signals) names.insert(name);
+  }
+  for (const JobConfig& job : config.jobs) {
+    for (const auto& [name, query] : job.signals) names.insert(name);
+  }
+  return names;
+}
+
+RuleSpec ToRuleSpec(const RuleConfig& rule, const std::vector<JobConfig>& jobs) {
+  RuleSpec spec;
+  spec.name = rule.name;
+  spec.when = rule.when.text;
+  spec.for_duration = rule.for_duration;
+  spec.keep_firing_for = rule.keep_firing_for;
+  spec.severity = rule.severity;
+  switch (rule.action) {
+    case RuleAction::kAlert: spec.action = Action::kAlert; break;
+    case RuleAction::kRecover: spec.action = Action::kRecover; break;
+    case RuleAction::kSavepoint: spec.action = Action::kSavepoint; break;
+    case RuleAction::kFailover: spec.action = Action::kFailover; break;
+    case RuleAction::kNone: spec.action = Action::kNone; break;
+  }
+  spec.labels = rule.labels;
+  spec.annotations = rule.annotations;
+  spec.jobs = rule.jobs;
+  for (const JobConfig& job : jobs) {
+    auto o = job.rules.find(rule.name);
+    if (o != job.rules.end() && !o->second.enabled) spec.disabled_for.insert(job.name);
+  }
+  return spec;
 }
 
 std::string SummarizeConfig(const Config& config) {

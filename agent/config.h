@@ -9,14 +9,16 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/logging.h"
 #include "agent/secret.h"
-#include "rules/severity.h"
 #include "rules/duration.h"
+#include "rules/rule_engine.h"
+#include "rules/severity.h"
 
 namespace flinkguard {
 
@@ -258,6 +260,15 @@ ConfigLoadResult LoadConfigFromString(std::string_view text, const std::string& 
 
 // "region us-east-1, 2 clusters, 3 jobs, 4 rules, 2 alert receivers".
 std::string SummarizeConfig(const Config& config);
+
+// The custom TSDB signal names rules may read: the keys of tsdb.signals and of every
+// jobs[].signals.
+std::set<std::string> CustomSignalNames(const Config& config);
+
+// A rule as the rule engine takes it: its action mapped, and the jobs whose
+// `rules.<name>.enabled` is false as its disabled_for. The loader has already compiled it with
+// CompileRule and CustomSignalNames, so compiling it again succeeds.
+RuleSpec ToRuleSpec(const RuleConfig& rule, const std::vector<JobConfig>& jobs);
 
 // The effective configuration (defaults filled in) as YAML, for people to read. Secrets are
 // shown as "***" with their origin in a comment; their content never appears.

@@ -881,10 +881,10 @@ TEST_CASE("rule conditions keep their text and position for the expression parse
   const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
                                       "rules:\n"
                                       "  - name: plain\n"
-                                      "    when: qps < 0.2 * avg(qps)\n"  // line 6
+                                      "    when: qps < 0.2 * avg_over_time(qps, 1h)\n"  // line 6
                                       "  - {name: quoted, when: \"restarts > 5\"}\n"
                                       "  - name: escaped\n"
-                                      "    when: \"a\\tb > 1\"\n"
+                                      "    when: \"qps\\t> 1\"\n"
                                       "  - name: block\n"
                                       "    when: |\n"
                                       "      status == FAILED\n");
@@ -899,7 +899,7 @@ TEST_CASE("rule conditions keep their text and position for the expression parse
   CHECK(quoted.location == SourceLocation{7, 27});  // after the opening quote
   CHECK(quoted.LocationOf(11) == SourceLocation{7, 38});
   const SourceText& escaped = r.config->rules[2].when;
-  CHECK(escaped.text == "a\tb > 1");
+  CHECK(escaped.text == "qps\t> 1");
   CHECK_FALSE(escaped.exact);
   CHECK(escaped.location == SourceLocation{9, 11});  // the opening quote
   CHECK(escaped.LocationOf(4) == escaped.location);
@@ -907,6 +907,79 @@ TEST_CASE("rule conditions keep their text and position for the expression parse
   CHECK(block.text == "status == FAILED\n");
   CHECK_FALSE(block.exact);
   CHECK(block.location.line == 11);
+}
+
+TEST_CASE("rule conditions are compiled at load: errors at the file's line and column") {
+  const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
+                                      "rules:\n"
+                                      "  - name: restart-loop\n"
+                                      "    when: increase(restart, 10m) > 5\n"  // line 6
+                                      "  - {name: stale, when: \"checkpoint_age > 600000\"}\n"
+                                      "  - name: folded\n"
+                                      "    when: >\n"
+                                      "      status ==\n"
+                                      "      FAIL\n"
+                                      "  - name: templated\n"
+                                      "    when: status == FAILED\n"
+                                      "    annotations: {summary: '{{ $jobname }} failed'}\n");
+  REQUIRE_FALSE(r.ok());
+  const ConfigProblem unknown = OnlyProblemAt(r, "rules[0].when");
+  CHECK(unknown.line == 6);
+  CHECK(unknown.column == 20);  // the 'r' of restart
+  CHECK(unknown.message == "rule restart-loop: unknown signal 'restart'; did you mean 'restarts'?");
+  const ConfigProblem typed = OnlyProblemAt(r, "rules[1].when");
+  CHECK(typed.line == 7);
+  CHECK(typed.column == 43);  // the number inside the quotes
+  CHECK(typed.message ==
+        "rule stale: checkpoint_age > 600000: cannot compare a duration with a "
+        "number; write 10m");
+  // Folded text has no exact columns: the problem is reported where the value starts.
+  const ConfigProblem folded = OnlyProblemAt(r, "rules[2].when");
+  CHECK(folded.line == 9);
+  CHECK(Contains(folded.message, "unknown job status 'FAIL'; did you mean 'FAILED'?"));
+  const ConfigProblem tmpl = OnlyProblemAt(r, "rules[3].annotations.summary");
+  CHECK(tmpl.line == 12);
+  CHECK(Contains(tmpl.message, "rule templated: unknown template variable '$jobname'"));
+  CHECK(FormatProblem(unknown) ==
+        "test.yaml:6:20: rules[0].when: rule restart-loop: unknown "
+        "signal 'restart'; did you mean 'restarts'?");
+}
+
+TEST_CASE("rule conditions may read the custom signals of tsdb.signals and jobs[].signals") {
+  const std::string head =
+      "region: r\n"
+      "tsdb:\n"
+      "  prometheus: http://prom:9090\n"
+      "  signals: {kafka_lag: 'sum by (job_name) (kafka_lag)'}\n"
+      "clusters: [{name: a, url: 'http://jm:8081'}]\n"
+      "jobs:\n"
+      "  - name: ads\n"
+      "    cluster: a\n"
+      "    jar: /ads.jar\n"
+      "    signals: {sink_errors: 'sum(errors{job=\"ads\"})'}\n"
+      "    rules: {lagging: {enabled: false}}\n"
+      "  - {name: search, cluster: a, jar: /search.jar}\n"
+      "rules:\n";
+  const ConfigLoadResult ok =
+      LoadYaml(head +
+               "  - {name: lagging, when: 'kafka_lag > 1000 or increase(sink_errors, 5m) > 0', "
+               "action: failover, jobs: ['*']}\n");
+  INFO(AllProblems(ok));
+  REQUIRE(ok.ok());
+  CHECK(CustomSignalNames(*ok.config) == std::set<std::string>{"kafka_lag", "sink_errors"});
+  const RuleSpec spec = ToRuleSpec(ok.config->rules[0], ok.config->jobs);
+  CHECK(spec.name == "lagging");
+  CHECK(spec.when == "kafka_lag > 1000 or increase(sink_errors, 5m) > 0");
+  CHECK(spec.action == Action::kFailover);
+  CHECK(spec.jobs == std::vector<std::string>{"*"});
+  CHECK(spec.disabled_for == std::set<std::string>{"ads"});
+  CHECK(CompileRule(spec, CustomSignalNames(*ok.config)).has_value());
+
+  const ConfigLoadResult bad = LoadYaml(head + "  - {name: lagging, when: 'kafka_lags > 1'}\n");
+  const ConfigProblem p = OnlyProblemAt(bad, "rules[0].when");
+  CHECK(p.line == 14);
+  CHECK(p.column == 28);
+  CHECK(p.message == "rule lagging: unknown signal 'kafka_lags'; did you mean 'kafka_lag'?");
 }
 
 TEST_CASE("LoadConfig reads a file and resolves relative paths against its folder") {
