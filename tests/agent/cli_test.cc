@@ -40,7 +40,7 @@ TEST_CASE("check-config on a valid file prints a one-line summary and exits 0") 
   TempDir dir("flinkguard-cli");
   WriteFile(dir.File("ok.yaml"), std::string(kMinimal) +
                                      "rules:\n"
-                                     "  - {name: x, when: 'a > 1'}\n"
+                                     "  - {name: x, when: 'restarts > 1'}\n"
                                      "alerts:\n"
                                      "  - {type: pagerduty, routing_key_env: PD}\n");
   const CliRun r = Run({"check-config", "--config", dir.File("ok.yaml")},
