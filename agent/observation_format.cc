@@ -121,6 +121,8 @@ void Write(W& w, const Observation& o) {
     Str(w, c.flink_version);
     w.Key("taskmanagers");
     w.Int(c.taskmanagers);
+    w.Key("capacity_known");
+    w.Bool(c.capacity_known);
     w.Key("slots_total");
     w.Int(c.slots_total);
     w.Key("slots_available");

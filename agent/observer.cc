@@ -160,6 +160,7 @@ class Observer::Cycle {
     Get(c, "/overview", [this, &c, &cs](Result<HttpResponse> r) {
       auto ov = c.client.Handle("GET", "/overview", std::move(r), ParseClusterOverview);
       if (!ov) return Problem(ov.error().message);
+      cs.capacity_known = true;
       cs.taskmanagers = ov->taskmanagers;
       cs.slots_total = ov->slots_total;
       cs.slots_available = ov->slots_available;
@@ -173,6 +174,7 @@ class Observer::Cycle {
         return Problem(jobs.error().message);
       }
       cs.reachable = true;
+      cs.job_list_complete = jobs->problems.empty();
       for (const std::string& p : jobs->problems) {
         Problem(c.client.Context("GET", "/jobs/overview") + ": " + p);
       }
@@ -227,7 +229,10 @@ class Observer::Cycle {
       return;
     }
     js.terminal_captured = false;
-    const bool details_due = changed || js.last_detail_cycle < 0 ||
+    // Details are also read the cycle after a first backpressure sample, so the rate is known
+    // from the second cycle on rather than after `detail_every` more.
+    const bool awaiting_second_sample = !js.bp_accumulated.empty() && !s.backpressure.known();
+    const bool details_due = changed || js.last_detail_cycle < 0 || awaiting_second_sample ||
                              o_.cycle_ - js.last_detail_cycle >= o_.options_.detail_every;
     const bool rest_qps = !OwnedByTsdb(s.name, "qps");
     if (details_due) {
@@ -557,9 +562,18 @@ class Observer::Cycle {
     if (cs.reachable) {
       c.consecutive_failures = 0;
       c.last_ok_ms = now_ms_;
-      // Jobs that left /jobs/overview expired from Flink's job store: forget them here.
+      // Jobs that left /jobs/overview expired from Flink's job store: forget them here — but
+      // only when the list was read whole; an entry that did not parse may be one of them.
       for (auto it = c.jobs.begin(); it != c.jobs.end();) {
-        it = it->second->seen_this_cycle ? std::next(it) : c.jobs.erase(it);
+        if (it->second->seen_this_cycle) {
+          ++it;
+        } else if (cs.job_list_complete) {
+          it = c.jobs.erase(it);
+        } else {
+          MarkAllStale(it->second->snap, "cluster " + cs.name +
+                                             ": its entry in /jobs/overview could not be read");
+          ++it;
+        }
       }
     } else {
       ++c.consecutive_failures;

@@ -102,7 +102,10 @@ struct JobSnapshot {
   Observed<std::int64_t> checkpoint_duration_ms;
   Observed<CheckpointSettings> checkpoint_settings;
   Observed<double> qps;           // records out per second of the sources
-  Observed<double> backpressure;  // 0..1, the most backpressured vertex
+  // 0..1, the most backpressured vertex over the last two job-detail reads. Measured when the
+  // details are read (every few cycles for unchanged jobs); it stays fresh, with the time of
+  // that measurement in observed_at_ms, until the next read is due.
+  Observed<double> backpressure;
   Observed<double> lag;           // source lag (records), from the TSDB when configured
   std::map<std::string, Observed<double>> signals;  // custom TSDB signals by name
   std::string backpressured_vertex;  // name of the vertex behind `backpressure`
@@ -120,6 +123,8 @@ struct ClusterSnapshot {
   int consecutive_failures = 0;    // cycles in a row without an answer
   std::int64_t last_ok_ms = 0;     // last cycle it answered; 0 = never
   std::string flink_version;       // from /config; "" when unknown
+  bool job_list_complete = false;  // every /jobs/overview entry was readable
+  bool capacity_known = false;     // /overview answered this cycle (the counts below are real)
   int taskmanagers = 0;
   int slots_total = 0;
   int slots_available = 0;

@@ -165,19 +165,28 @@ TEST_CASE("unchanged counters: no checkpoint or detail requests, facts stay fres
   Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
   obs.RunCycle(kT0);
   f.t.ClearLog();
+  f.server_now += 10'000;
   const Observation o = obs.RunCycle(kT0 + 10'000);
   CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/checkpoints")) == 0);
-  CHECK(f.details_served == 1);
+  // Details are read a second time right away: backpressure is a rate over two samples.
+  CHECK(f.details_served == 2);
   CHECK(f.t.Count("GET " + U("/config")) == 0);  // the version is re-read only when due
   const JobSnapshot& j = OnlyJob(o);
   CHECK(j.last_checkpoint.fresh());
   CHECK(j.last_checkpoint.observed_at_ms == kT0 + 10'000);
   CHECK(j.checkpoint_age_ms.value == 30'000);
   CHECK(j.qps.fresh());
-  // The third cycle after the first reads details again.
-  obs.RunCycle(kT0 + 20'000);
-  obs.RunCycle(kT0 + 30'000);
+  CHECK(j.backpressure.value == 0.0);
+  // Then every third cycle: not in the next two, again in the one after.
+  for (int i = 2; i <= 3; ++i) {
+    f.server_now += 10'000;
+    obs.RunCycle(kT0 + i * 10'000);
+  }
   CHECK(f.details_served == 2);
+  f.server_now += 10'000;
+  const Observation o4 = obs.RunCycle(kT0 + 40'000);
+  CHECK(f.details_served == 3);
+  CHECK(OnlyJob(o4).backpressure.fresh());
 }
 
 TEST_CASE("a new checkpoint moves the counters and is read; a restart fetches the root cause") {
@@ -188,6 +197,7 @@ TEST_CASE("a new checkpoint moves the counters and is read; a restart fetches th
   f.completed = 6;
   f.last_ack = kT0 + kSkew + 9'000;
   f.restarts = 1;
+  f.server_now += 10'000;
   const Observation o = obs.RunCycle(kT0 + 10'000);
   CHECK(f.checkpoints_served == 2);
   const JobSnapshot& j = OnlyJob(o);
