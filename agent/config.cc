@@ -17,6 +17,7 @@
 
 #include "agent/config_reader.h"
 #include "agent/config_values.h"
+#include "agent/default_rules.h"
 
 namespace flinkguard {
 namespace {
@@ -109,15 +110,18 @@ class SchemaLoader {
     if (auto v = m.Required("clusters")) ReadClusters(*v, &config.clusters);
     // Problems are sorted by position afterwards, so reading order only matters for what
     // later sections need: jobs check their signals against tsdb.
-    if (auto v = m.Get("rules")) ReadRules(*v, &config.rules);
+    if (auto v = m.Get("rules")) {
+      ReadRules(*v, &config.rules);
+    } else {
+      UseDefaultRules(&config);
+    }
     if (auto v = m.Get("jobs")) ReadJobs(*v, config.tsdb.has_value(), &config.jobs);
     if (auto v = m.Get("alerts")) ReadAlerts(*v, &config.alerts);
     CheckReferences();
-    CompileRules(config);
+    CompileRules(config, CustomSignalNames(config));
     return config;
   }
 
- private:
   // Reads `key` from `m` with `read` into `*out` when present; leaves the default otherwise.
   template <typename T, typename Read>
   void Optional(const MapReader& m, std::string_view key, T* out, Read read) {
@@ -580,6 +584,37 @@ class SchemaLoader {
     Optional(m, "stop_with_savepoint", &p->stop_with_savepoint, BoolReader());
   }
 
+  // Reads a rules file: a mapping whose only key is `rules`, and compiles every rule with
+  // `custom_signals`.
+  std::vector<RuleConfig> LoadRulesOnly(const YamlValue& root,
+                                        const std::set<std::string>& custom_signals) {
+    std::vector<RuleConfig> rules;
+    MapReader m(r_, root, {"rules"});
+    if (!m.ok()) return rules;
+    if (auto v = m.Required("rules")) ReadRules(*v, &rules);
+    Config config;
+    config.rules = rules;
+    CompileRules(config, custom_signals);
+    return rules;
+  }
+
+ private:
+  // No `rules` key: the built-in table (packaging/rules/default-rules.yaml). It reads only
+  // built-in signals, so it compiles before the jobs' custom signals are known. A problem in it
+  // is a build defect, reported against the config so that it cannot go unnoticed.
+  void UseDefaultRules(Config* config) {
+    const std::string name = "default-rules.yaml (built in)";
+    RulesLoadResult loaded = LoadRulesFromString(kDefaultRulesYaml, name, r_.env(), {});
+    for (const ConfigProblem& p : loaded.problems) {
+      r_.Report({}, "rules", "the built-in default rules do not load: " + FormatProblem(p));
+    }
+    if (!loaded.rules) return;
+    config->rules = std::move(*loaded.rules);
+    config->default_rules = true;
+    rules_read_ = true;
+    for (const RuleConfig& rule : config->rules) rule_names_.emplace(rule.name, YAML::Mark());
+  }
+
   void ReadRules(const YamlValue& value, std::vector<RuleConfig>* rules) {
     auto items = r_.List(value);
     if (!items) return;
@@ -718,8 +753,7 @@ class SchemaLoader {
 
   // Compiles every rule once the whole file is read: its condition may use the custom signals
   // of tsdb.signals and of any job. An error points at its column inside `when`.
-  void CompileRules(const Config& config) {
-    const std::set<std::string> custom = CustomSignalNames(config);
+  void CompileRules(const Config& config, const std::set<std::string>& custom) {
     for (const RuleConfig& rule : config.rules) {
       auto site = rule_sites_.find(rule.name);
       if (site == rule_sites_.end()) continue;
@@ -887,6 +921,45 @@ ConfigLoadResult LoadConfigFromString(std::string_view text, const std::string& 
   return result;
 }
 
+RulesLoadResult LoadRulesFromString(std::string_view text, const std::string& display_name,
+                                    const ConfigEnvironment& env,
+                                    const std::set<std::string>& custom_signals) {
+  ConfigReader reader(display_name, "", text, env);
+  RulesLoadResult result;
+  try {
+    YAML::Node doc = YAML::Load(std::string(text));
+    if (!doc.IsDefined() || doc.IsNull()) {
+      reader.Report({1, 1}, "", "the file has no rules; expected a mapping with a `rules` list");
+    } else {
+      SchemaLoader loader(reader);
+      std::vector<RuleConfig> rules = loader.LoadRulesOnly(YamlValue{doc, "", doc.Mark()},
+                                                           custom_signals);
+      if (reader.problem_count() == 0) result.rules = std::move(rules);
+    }
+  } catch (const YAML::Exception& e) {
+    reader.Report(ConfigReader::ToLocation(e.mark), "",
+                  "YAML syntax error: " + QuoteForMessage(e.msg, 200));
+  } catch (const std::exception& e) {
+    reader.Report({}, "", std::string("could not read the rules: ") + e.what());
+  }
+  result.problems = reader.TakeProblems();
+  return result;
+}
+
+RulesLoadResult LoadRulesFile(const std::string& path, const ConfigEnvironment& env,
+                              const std::set<std::string>& custom_signals) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(path, ec)) {
+    return {std::nullopt, {{path, 0, 0, "", "cannot read the rules file"}}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadRulesFromString(text.str(), path, env, custom_signals);
+}
+
+std::string_view DefaultRulesText() { return kDefaultRulesYaml; }
+
 ConfigLoadResult LoadConfig(const std::string& path, const ConfigEnvironment& env) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
@@ -947,7 +1020,8 @@ RuleSpec ToRuleSpec(const RuleConfig& rule, const std::vector<JobConfig>& jobs) 
 std::string SummarizeConfig(const Config& config) {
   return "region " + config.region + ", " + CountOf(config.clusters.size(), "cluster", "clusters") +
          ", " + CountOf(config.jobs.size(), "job", "jobs") + ", " +
-         CountOf(config.rules.size(), "rule", "rules") + ", " +
+         CountOf(config.rules.size(), "rule", "rules") +
+         (config.default_rules ? " (the built-in defaults)" : "") + ", " +
          CountOf(config.alerts.size(), "alert receiver", "alert receivers");
 }
 

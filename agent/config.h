@@ -208,6 +208,9 @@ struct Config {
   std::vector<ClusterConfig> clusters;  // at least one
   std::vector<JobConfig> jobs;
   std::vector<RuleConfig> rules;
+  // True when the file has no `rules` key and `rules` holds the built-in default table
+  // (packaging/rules/default-rules.yaml, compiled into the binary).
+  bool default_rules = false;
   std::vector<AlertReceiverConfig> alerts;
 
   // The cluster, job or rule with that name, or nullptr. Pointers are valid while the Config
@@ -257,6 +260,27 @@ ConfigLoadResult LoadConfig(const std::string& path, const ConfigEnvironment& en
 // are resolved against `base_dir` ("" = the current directory).
 ConfigLoadResult LoadConfigFromString(std::string_view text, const std::string& display_name,
                                       const std::string& base_dir, const ConfigEnvironment& env);
+
+// The outcome of loading a rules file (a YAML mapping whose only key is `rules`, in the format of
+// the config's `rules:`): the rules when there is no problem, otherwise every problem, with the
+// file, line and column (a condition's error points at its column and names the rule).
+struct RulesLoadResult {
+  std::optional<std::vector<RuleConfig>> rules;
+  std::vector<ConfigProblem> problems;
+  bool ok() const { return rules.has_value(); }
+};
+
+// Reads and compiles a rules document held in memory; `display_name` names it in problems.
+// Conditions may read the built-in signals and `custom_signals`. Never throws.
+RulesLoadResult LoadRulesFromString(std::string_view text, const std::string& display_name,
+                                    const ConfigEnvironment& env,
+                                    const std::set<std::string>& custom_signals);
+// The same for a file.
+RulesLoadResult LoadRulesFile(const std::string& path, const ConfigEnvironment& env,
+                              const std::set<std::string>& custom_signals);
+
+// The built-in default rule table's YAML text (packaging/rules/default-rules.yaml).
+std::string_view DefaultRulesText();
 
 // "region us-east-1, 2 clusters, 3 jobs, 4 rules, 2 alert receivers".
 std::string SummarizeConfig(const Config& config);

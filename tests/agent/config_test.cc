@@ -285,9 +285,11 @@ TEST_CASE("a minimal config gets every default") {
   CHECK_FALSE(c.ha.has_value());
   CHECK_FALSE(c.tsdb.has_value());
   CHECK(c.jobs.empty());
-  CHECK(c.rules.empty());
+  CHECK(c.default_rules);  // no `rules` key: the built-in table
+  CHECK(c.rules.size() == 9);
   CHECK(c.alerts.empty());
-  CHECK(SummarizeConfig(c) == "region r1, 1 cluster, 0 jobs, 0 rules, 0 alert receivers");
+  CHECK(SummarizeConfig(c) ==
+        "region r1, 1 cluster, 0 jobs, 9 rules (the built-in defaults), 0 alert receivers");
 
   const ConfigLoadResult t = LoadYaml(std::string(kMinimal) + "tsdb: {prometheus: 'http://p'}\n");
   REQUIRE(t.ok());
@@ -570,7 +572,7 @@ TEST_CASE("jobs must refer to configured clusters and rules") {
   CHECK(OnlyProblemAt(r, "jobs[0].rules.other").message == "no rule named 'other'");
   CHECK(ProblemsAt(r, "jobs[0].rules.job-failed").empty());
 
-  const ConfigLoadResult no_rules = LoadYaml(std::string(kMinimal) +
+  const ConfigLoadResult no_rules = LoadYaml(std::string(kMinimal) + "rules: []\n" +
                                              "jobs:\n"
                                              "  - {name: j, cluster: a, jar: /j.jar, rules: "
                                              "{x: {enabled: false}}}\n");
