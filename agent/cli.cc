@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "agent/explain.h"
 #include "agent/http/curl_transport.h"
 #include "agent/logging.h"
 #include "agent/observation_format.h"
@@ -131,6 +132,49 @@ int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_
   return kExitOk;
 }
 
+struct ExplainOptions {
+  std::string config_path;
+  std::string job;
+};
+
+int RunExplain(const ExplainOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx) {
+  const ConfigLoadResult loaded = LoadConfig(options.config_path, ctx.env);
+  if (!loaded.ok()) {
+    for (const ConfigProblem& p : loaded.problems) ctx.err << FormatProblem(p) << "\n";
+    ctx.err << options.config_path << ": the configuration is not valid\n";
+    return kExitFailure;
+  }
+  const Config& config = *loaded.config;
+  if (ctx.setup_logging) {
+    SetupLogging(log_level_flag.value_or(config.agent.log_level), StderrIsJournal(ctx.env));
+  }
+  CurlTransport transport({.user_agent = std::string("flinkguard/") + kVersion,
+                           .instance_id = config.agent.instance_id});
+  std::unique_ptr<PrometheusClient> tsdb;
+  if (config.tsdb) {
+    tsdb = std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config));
+  }
+  // As `observe --once`: two samples a second apart, both reading job details (rates).
+  ObserverOptions observer_options;
+  observer_options.detail_every = 1;
+  Observer observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
+                    observer_options);
+  std::vector<Observation> cycles;
+  cycles.push_back(observer.RunCycle(WallMs()));
+  InterruptibleSleep(std::chrono::seconds(1));
+  cycles.push_back(observer.RunCycle(WallMs()));
+  const ExplainReport report = ExplainJob(config, cycles, options.job);
+  if (!report.known()) {
+    ctx.err << "flinkguard explain: job '" << options.job
+            << "' is not running on any configured cluster and is not in the catalog (jobs:)\n";
+    return kExitFailure;
+  }
+  ctx.out << FormatExplain(report, cycles.back().at_ms);
+  ctx.out.flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
@@ -163,6 +207,14 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
                         "without it, observe every poll_interval until interrupted");
   observe_cmd->add_flag("--json", observe.json, "One JSON document per observation");
 
+  ExplainOptions explain;
+  CLI::App* explain_cmd = app.add_subcommand(
+      "explain",
+      "Observe once and show, for one job, each rule's state and why, and what recovery would do");
+  explain_cmd->add_option("-c,--config", explain.config_path, "Configuration file (YAML)")
+      ->required();
+  explain_cmd->add_option("-j,--job", explain.job, "The job's name")->required();
+
   try {
     try {
       app.parse(argc, argv);
@@ -174,6 +226,7 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (!log_level_text.empty()) log_level = *ParseLogLevel(log_level_text);  // checked above
     if (check_config->parsed()) return RunCheckConfig(check, log_level, ctx);
     if (observe_cmd->parsed()) return RunObserve(observe, log_level, ctx);
+    if (explain_cmd->parsed()) return RunExplain(explain, log_level, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";
