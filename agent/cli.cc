@@ -16,6 +16,7 @@
 #include "agent/logging.h"
 #include "agent/observation_format.h"
 #include "agent/observer.h"
+#include "agent/rule_tests.h"
 #include "agent/version.h"
 #include "agent/wiring.h"
 
@@ -175,6 +176,14 @@ int RunExplain(const ExplainOptions& options, std::optional<LogLevel> log_level_
   return kExitOk;
 }
 
+int RunTestRules(const std::string& path, const CliContext& ctx) {
+  const RuleTestOutcome outcome = RunRuleTestFile(path, ctx.env);
+  (outcome.ok() ? ctx.out : ctx.err) << outcome.report;
+  ctx.out.flush();
+  ctx.err.flush();
+  return outcome.ok() ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
@@ -215,6 +224,13 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
       ->required();
   explain_cmd->add_option("-j,--job", explain.job, "The job's name")->required();
 
+  std::string rule_test_path;
+  CLI::App* test_rules_cmd = app.add_subcommand(
+      "test-rules",
+      "Run a rule test file: scripted job signals over time against expected rule states and "
+      "plans");
+  test_rules_cmd->add_option("file", rule_test_path, "Rule test file (YAML)")->required();
+
   try {
     try {
       app.parse(argc, argv);
@@ -227,6 +243,7 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (check_config->parsed()) return RunCheckConfig(check, log_level, ctx);
     if (observe_cmd->parsed()) return RunObserve(observe, log_level, ctx);
     if (explain_cmd->parsed()) return RunExplain(explain, log_level, ctx);
+    if (test_rules_cmd->parsed()) return RunTestRules(rule_test_path, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";
