@@ -235,11 +235,10 @@ class Observer::Cycle {
     const bool details_due = changed || js.last_detail_cycle < 0 || awaiting_second_sample ||
                              o_.cycle_ - js.last_detail_cycle >= o_.options_.detail_every;
     const bool rest_qps = !OwnedByTsdb(s.name, "qps");
-    if (details_due) {
-      FetchDetails(c, js, rest_qps);  // throughput follows, once the vertices are known
-    } else if (rest_qps) {
-      FetchQps(c, js);
-    }
+    // Throughput is read with the details (it needs the vertex ids), so for unchanged jobs it
+    // is measured every `detail_every` cycles, like backpressure: one request per job and cycle
+    // fewer, which is what a region of 10,000 jobs needs.
+    if (details_due) FetchDetails(c, js, rest_qps);
     if (!js.settings_known) FetchSettings(c, js);
     FetchMetrics(c, js);
     UpdateUptime(c, js);

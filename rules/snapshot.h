@@ -101,7 +101,9 @@ struct JobSnapshot {
   Observed<std::int64_t> checkpoints_failed;
   Observed<std::int64_t> checkpoint_duration_ms;
   Observed<CheckpointSettings> checkpoint_settings;
-  Observed<double> qps;           // records out per second of the sources
+  // Records out per second of the sources. From the TSDB every cycle when a `qps` signal is
+  // configured; otherwise read from Flink with the job details (see `backpressure`).
+  Observed<double> qps;
   // 0..1, the most backpressured vertex over the last two job-detail reads. Measured when the
   // details are read (every few cycles for unchanged jobs); it stays fresh, with the time of
   // that measurement in observed_at_ms, until the next read is due.

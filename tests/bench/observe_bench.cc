@@ -69,8 +69,6 @@ struct Options {
   int wrk_threads = 0;      // 0: one thread per cluster hit, up to max_connections / per-host
   int wrk_connections = 0;  // 0: wrk_threads * max_host_connections
   bool no_wrk = false;
-  bool sim_tcp_nodelay = false;
-  std::string nodelay_lib = FLINKGUARD_BENCH_NODELAY_LIB;
 };
 
 // Sleeps up to `d`, waking early when a stop signal arrived.
@@ -252,9 +250,7 @@ void StartFleet(const Options& o, const std::string& scratch, Fleet& fleet,
         {o.flinksim, "--listen", "127.0.0.1:0", "--jobs", std::to_string(o.jobs_per_cluster),
          "--port-file", dir + "/port", "--data-dir", dir + "/data", "--threads",
          std::to_string(o.sim_threads), "--time-scale", "1", "--seed", std::to_string(i + 1)},
-        dir + "/log",
-        o.sim_tcp_nodelay ? std::vector<std::string>{"LD_PRELOAD=" + o.nodelay_lib}
-                          : std::vector<std::string>{}));
+        dir + "/log"));
   }
   for (int i = 0; i < o.clusters && !g_stop.load(); ++i) {
     const std::string dir = scratch + "/c" + std::to_string(i);
@@ -571,10 +567,6 @@ int Main(int argc, char** argv) {
                  "wrk connections (0: wrk threads x max-host-connections)")
       ->check(CLI::Range(0, 100'000));
   app.add_flag("--no-wrk", o.no_wrk, "skip the wrk run");
-  app.add_flag("--sim-tcp-nodelay", o.sim_tcp_nodelay,
-               "preload a library into flinksim that sets TCP_NODELAY on accepted sockets "
-               "(removes flinksim's ~40 ms Nagle/delayed-ACK stall per request)");
-  app.add_option("--nodelay-lib", o.nodelay_lib, "the library for --sim-tcp-nodelay");
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, OnStopSignal);
@@ -586,10 +578,9 @@ int Main(int argc, char** argv) {
       static_cast<std::size_t>(o.clusters) * static_cast<std::size_t>(o.jobs_per_cluster);
   std::printf(
       "observe_bench: %d clusters x %d jobs = %zu jobs, %d cycles at %d ms, "
-      "detail_every %d, max_connections %d (per host %d), flinksim --threads %d%s\n",
+      "detail_every %d, max_connections %d (per host %d), flinksim --threads %d\n",
       o.clusters, o.jobs_per_cluster, total_jobs, o.cycles, o.interval_ms, o.detail_every,
-      o.max_connections, o.max_host_connections, o.sim_threads,
-      o.sim_tcp_nodelay ? ", flinksim with TCP_NODELAY (preloaded)" : "");
+      o.max_connections, o.max_host_connections, o.sim_threads);
   std::printf(
       "machine: %u hardware threads; the agent, the flinksim processes (and wrk) share "
       "them\n",

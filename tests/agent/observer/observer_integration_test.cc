@@ -144,7 +144,8 @@ std::string FreshFromAnotherCycle(const Observation& o) {
     check("checkpoints_failed", j.checkpoints_failed);
     check("checkpoint_duration_ms", j.checkpoint_duration_ms);
     check("checkpoint_settings", j.checkpoint_settings);
-    check("qps", j.qps);
+    // qps and backpressure are measured with the job details (every few cycles for an
+    // unchanged job) and stay fresh until the next read is due (rules/snapshot.h).
     // An age is only as current as the checkpoint it is measured from.
     if (j.checkpoint_age_ms.fresh() && !j.last_checkpoint.fresh()) {
       out += j.cluster + "/" + j.name + " checkpoint_age_ms fresh, last_checkpoint " +
