@@ -10,9 +10,9 @@ std::string Base64(const std::string& in) {
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
+    const unsigned v = (static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16) |
+                       (static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8) |
+                       static_cast<unsigned>(static_cast<unsigned char>(in[i + 2]));
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];

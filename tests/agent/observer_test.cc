@@ -1,6 +1,7 @@
 // The Observer's logic, on a scripted transport: which requests each cycle sends, and what the
 // snapshots say (values, freshness, reasons). No sockets, no sleeps: times are passed in.
 #include "agent/observer.h"
+#include "agent/wiring.h"
 
 #include <doctest/doctest.h>
 
@@ -365,4 +366,13 @@ TEST_CASE("a 503 during a leader election is retried within the cycle, with back
   CHECK_FALSE(o2.clusters[0].reachable);
   CHECK(o2.clusters[0].error.find("HTTP 503") != std::string::npos);
   CHECK(o2.clusters[0].error.find("leader election") != std::string::npos);
+}
+
+TEST_CASE("basic auth headers are base64 as RFC 4648 gives it") {
+  CHECK(Base64("") == "");
+  CHECK(Base64("f") == "Zg==");
+  CHECK(Base64("fo") == "Zm8=");
+  CHECK(Base64("foo") == "Zm9v");
+  CHECK(Base64("foobar") == "Zm9vYmFy");
+  CHECK(Base64("user:p\xc3\xa4ss") == "dXNlcjpww6Rzcw==");
 }
