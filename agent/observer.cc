@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <set>
 
 namespace flinkguard {
@@ -57,6 +58,7 @@ struct Observer::JobState {
   JobSnapshot snap;
   std::int64_t last_modification = -1;
   std::int64_t last_detail_cycle = -1;
+  std::int64_t detail_phase = 0;  // which cycle (mod detail_every) reads details when unchanged
   bool terminal_captured = false;
   bool settings_known = false;
   bool checkpoints_read = false;               // /checkpoints answered at least once
@@ -64,7 +66,7 @@ struct Observer::JobState {
   std::optional<std::int64_t> failed_seen;
   std::optional<std::int64_t> restarts_for_exception;  // numRestarts when the exception was read
   bool exception_due = false;  // the last read of the root cause failed: read it again
-  std::optional<std::int64_t> running_since_ms;        // timestamps.RUNNING (server clock)
+  std::optional<std::int64_t> running_since_ms;  // timestamps.RUNNING (server clock)
   std::vector<VertexInfo> vertices;
   // For backpressure: accumulated backpressured ms per vertex at the previous details, with the
   // server time of that sample.
@@ -118,19 +120,18 @@ class Observer::Cycle {
   void Get(ClusterState& c, const std::string& path, Callback done, int attempt = 0) {
     ++obs_.requests;
     HttpRequest req = c.client.Request("GET", path);
-    req.delay = attempt == 0 ? std::chrono::milliseconds(0)
-                             : kRetryBackoff * (1 << (attempt - 1));
-    batch_.Add(std::move(req), [this, &c, path, attempt, done = std::move(done)](
-                                   Result<HttpResponse> r) mutable {
-      const auto next_delay = kRetryBackoff * (1 << attempt);
-      if (r && r->status == 503 && attempt < kMaxRetries &&
-          next_delay < c.client.endpoint().timeout) {
-        ++obs_.retries;
-        Get(c, path, std::move(done), attempt + 1);
-        return;
-      }
-      done(std::move(r));
-    });
+    req.delay = attempt == 0 ? std::chrono::milliseconds(0) : kRetryBackoff * (1 << (attempt - 1));
+    batch_.Add(std::move(req),
+               [this, &c, path, attempt, done = std::move(done)](Result<HttpResponse> r) mutable {
+                 const auto next_delay = kRetryBackoff * (1 << attempt);
+                 if (r && r->status == 503 && attempt < kMaxRetries &&
+                     next_delay < c.client.endpoint().timeout) {
+                   ++obs_.retries;
+                   Get(c, path, std::move(done), attempt + 1);
+                   return;
+                 }
+                 done(std::move(r));
+               });
   }
 
   void Problem(const std::string& line) { obs_.problems.push_back(line); }
@@ -189,6 +190,11 @@ class Observer::Cycle {
       slot = std::make_unique<JobState>();
       slot->snap.cluster = c.client.endpoint().cluster;
       slot->snap.job_id = j.id;
+      // Spread the periodic detail reads of unchanged jobs evenly over the cycles, so that no
+      // cycle carries every job's details at once.
+      slot->detail_phase = static_cast<std::int64_t>(
+          std::hash<std::string>{}(j.id) %
+          static_cast<std::size_t>(std::max(1, o_.options_.detail_every)));
     }
     JobState& js = *slot;
     js.seen_this_cycle = true;
@@ -232,8 +238,11 @@ class Observer::Cycle {
     // Details are also read the cycle after a first backpressure sample, so the rate is known
     // from the second cycle on rather than after `detail_every` more.
     const bool awaiting_second_sample = !js.bp_accumulated.empty() && !s.backpressure.known();
+    const std::int64_t every = std::max(1, o_.options_.detail_every);
+    const bool in_phase = (o_.cycle_ + js.detail_phase) % every == 0;
     const bool details_due = changed || js.last_detail_cycle < 0 || awaiting_second_sample ||
-                             o_.cycle_ - js.last_detail_cycle >= o_.options_.detail_every;
+                             (in_phase && o_.cycle_ > js.last_detail_cycle) ||
+                             o_.cycle_ - js.last_detail_cycle >= every;
     const bool rest_qps = !OwnedByTsdb(s.name, "qps");
     // Throughput is read with the details (it needs the vertex ids), so for unchanged jobs it
     // is measured every `detail_every` cycles, like backpressure: one request per job and cycle
@@ -569,8 +578,8 @@ class Observer::Cycle {
         } else if (cs.job_list_complete) {
           it = c.jobs.erase(it);
         } else {
-          MarkAllStale(it->second->snap, "cluster " + cs.name +
-                                             ": its entry in /jobs/overview could not be read");
+          MarkAllStale(it->second->snap,
+                       "cluster " + cs.name + ": its entry in /jobs/overview could not be read");
           ++it;
         }
       }
