@@ -84,28 +84,62 @@ void InterruptibleSleep(std::chrono::milliseconds d) {
   }
 }
 
-int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_flag,
-               const CliContext& ctx) {
-  const ConfigLoadResult loaded = LoadConfig(options.config_path, ctx.env);
+// Loads the config a command needs, valid or not at all: prints every problem and returns
+// std::nullopt when it is not. Sets up logging from it (or the --log-level flag).
+std::optional<Config> LoadValidConfig(const std::string& path,
+                                      std::optional<LogLevel> log_level_flag,
+                                      const CliContext& ctx) {
+  ConfigLoadResult loaded = LoadConfig(path, ctx.env);
   if (!loaded.ok()) {
     for (const ConfigProblem& p : loaded.problems) ctx.err << FormatProblem(p) << "\n";
-    ctx.err << options.config_path << ": the configuration is not valid\n";
-    return kExitFailure;
+    ctx.err << path << ": the configuration is not valid\n";
+    return std::nullopt;
   }
-  const Config& config = *loaded.config;
   if (ctx.setup_logging) {
-    SetupLogging(log_level_flag.value_or(config.agent.log_level), StderrIsJournal(ctx.env));
+    SetupLogging(log_level_flag.value_or(loaded.config->agent.log_level),
+                 StderrIsJournal(ctx.env));
   }
-  CurlTransport transport({.user_agent = std::string("flinkguard/") + kVersion,
-                           .instance_id = config.agent.instance_id});
+  return std::move(loaded.config);
+}
+
+// The observing half of the agent, built from a config: the transport, the TSDB client when
+// one is configured, and the observer over every cluster and signal.
+struct ObserveStack {
+  CurlTransport transport;
   std::unique_ptr<PrometheusClient> tsdb;
-  if (config.tsdb) {
-    tsdb = std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config));
+  Observer observer;
+
+  ObserveStack(const Config& config, ObserverOptions options)
+      : transport({.user_agent = std::string("flinkguard/") + kVersion,
+                   .instance_id = config.agent.instance_id}),
+        tsdb(config.tsdb ? std::make_unique<PrometheusClient>(transport,
+                                                              PrometheusOptionsFrom(config))
+                         : nullptr),
+        observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
+                 options) {}
+
+  // Two observations a second apart, both reading job details: rates (backpressure) need two
+  // samples. Returns both, oldest first.
+  std::vector<Observation> ObserveTwice() {
+    std::vector<Observation> cycles;
+    cycles.push_back(observer.RunCycle(WallMs()));
+    InterruptibleSleep(std::chrono::seconds(1));
+    cycles.push_back(observer.RunCycle(WallMs()));
+    return cycles;
   }
-  ObserverOptions observer_options;
-  if (options.once) observer_options.detail_every = 1;  // both samples read job details
-  Observer observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
-                    observer_options);
+};
+
+ObserverOptions SnapshotOptions() {
+  ObserverOptions o;
+  o.detail_every = 1;  // both samples of ObserveTwice read job details
+  return o;
+}
+
+int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx) {
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  ObserveStack stack(*config, options.once ? SnapshotOptions() : ObserverOptions{});
   auto print = [&](const Observation& o) {
     if (options.json) {
       ctx.out << ObservationToJson(o, /*pretty=*/true) << "\n";
@@ -115,20 +149,17 @@ int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_
     ctx.out.flush();
   };
   if (options.once) {
-    // Rates (backpressure) need two samples: observe twice, a second apart, report the second.
-    observer.RunCycle(WallMs());
-    InterruptibleSleep(std::chrono::seconds(1));
-    print(observer.RunCycle(WallMs()));
+    print(stack.ObserveTwice().back());
     return kExitOk;
   }
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
   while (!g_stop.load()) {
     const auto start = std::chrono::steady_clock::now();
-    print(observer.RunCycle(WallMs()));
+    print(stack.observer.RunCycle(WallMs()));
     const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
-    InterruptibleSleep(config.agent.poll_interval - spent);
+    InterruptibleSleep(config->agent.poll_interval - spent);
   }
   return kExitOk;
 }
@@ -140,32 +171,11 @@ struct ExplainOptions {
 
 int RunExplain(const ExplainOptions& options, std::optional<LogLevel> log_level_flag,
                const CliContext& ctx) {
-  const ConfigLoadResult loaded = LoadConfig(options.config_path, ctx.env);
-  if (!loaded.ok()) {
-    for (const ConfigProblem& p : loaded.problems) ctx.err << FormatProblem(p) << "\n";
-    ctx.err << options.config_path << ": the configuration is not valid\n";
-    return kExitFailure;
-  }
-  const Config& config = *loaded.config;
-  if (ctx.setup_logging) {
-    SetupLogging(log_level_flag.value_or(config.agent.log_level), StderrIsJournal(ctx.env));
-  }
-  CurlTransport transport({.user_agent = std::string("flinkguard/") + kVersion,
-                           .instance_id = config.agent.instance_id});
-  std::unique_ptr<PrometheusClient> tsdb;
-  if (config.tsdb) {
-    tsdb = std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config));
-  }
-  // As `observe --once`: two samples a second apart, both reading job details (rates).
-  ObserverOptions observer_options;
-  observer_options.detail_every = 1;
-  Observer observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
-                    observer_options);
-  std::vector<Observation> cycles;
-  cycles.push_back(observer.RunCycle(WallMs()));
-  InterruptibleSleep(std::chrono::seconds(1));
-  cycles.push_back(observer.RunCycle(WallMs()));
-  const ExplainReport report = ExplainJob(config, cycles, options.job);
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  ObserveStack stack(*config, SnapshotOptions());
+  const std::vector<Observation> cycles = stack.ObserveTwice();
+  const ExplainReport report = ExplainJob(*config, cycles, options.job);
   if (!report.known()) {
     ctx.err << "flinkguard explain: job '" << options.job
             << "' is not running on any configured cluster and is not in the catalog (jobs:)\n";
