@@ -96,8 +96,7 @@ std::optional<Config> LoadValidConfig(const std::string& path,
     return std::nullopt;
   }
   if (ctx.setup_logging) {
-    SetupLogging(log_level_flag.value_or(loaded.config->agent.log_level),
-                 StderrIsJournal(ctx.env));
+    SetupLogging(log_level_flag.value_or(loaded.config->agent.log_level), StderrIsJournal(ctx.env));
   }
   return std::move(loaded.config);
 }
@@ -112,9 +111,9 @@ struct ObserveStack {
   ObserveStack(const Config& config, ObserverOptions options)
       : transport({.user_agent = std::string("flinkguard/") + kVersion,
                    .instance_id = config.agent.instance_id}),
-        tsdb(config.tsdb ? std::make_unique<PrometheusClient>(transport,
-                                                              PrometheusOptionsFrom(config))
-                         : nullptr),
+        tsdb(config.tsdb
+                 ? std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config))
+                 : nullptr),
         observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
                  options) {}
 
