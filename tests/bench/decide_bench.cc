@@ -1,7 +1,8 @@
 // decide_bench: the cost of one decide pass -- RuleEngine::Evaluate over every job, then
 // Planner::Plan on the findings -- for a region of 10,000 jobs and 20 rules (the built-in
 // defaults plus variants). Prints the median time per pass and the process's memory once every
-// history window is full. Asserts nothing.
+// history window is full, and a digest of every transition, finding and final rule status: an
+// optimisation of the decision core must leave the digest unchanged. Asserts nothing.
 //
 //   decide_bench [--jobs N] [--cycles N] [--interval-s S]
 
@@ -10,8 +11,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -72,6 +75,60 @@ std::vector<CompiledRule> Rules() {
   return out;
 }
 
+// FNV-1a over everything a pass produced, so that two builds can be compared for identical
+// decisions.
+class Digest {
+ public:
+  void Add(std::string_view text) {
+    for (const char c : text) {
+      hash_ ^= static_cast<unsigned char>(c);
+      hash_ *= 1099511628211ULL;
+    }
+    Add('\x1f');
+  }
+  void Add(char c) {
+    hash_ ^= static_cast<unsigned char>(c);
+    hash_ *= 1099511628211ULL;
+  }
+  void Add(std::int64_t v) { Add(std::to_string(v)); }
+  void Add(const std::map<std::string, std::string>& m) {
+    for (const auto& [k, v] : m) {
+      Add(k);
+      Add(v);
+    }
+  }
+  void Add(const RuleEvaluation& ev) {
+    for (const RuleTransition& t : ev.transitions) {
+      for (const std::string* s : {&t.rule, &t.job, &t.cluster, &t.job_id, &t.reason}) Add(*s);
+      Add(RuleStateName(t.from));
+      Add(RuleStateName(t.to));
+      Add(t.at_ms);
+      Add(t.labels);
+      Add(t.annotations);
+    }
+    for (const Finding& f : ev.findings) {
+      for (const std::string* s : {&f.rule, &f.job, &f.cluster, &f.job_id, &f.reason}) Add(*s);
+      Add(f.firing_since_ms);
+      Add(f.labels);
+      Add(f.annotations);
+    }
+  }
+  void Add(const RuleStatus& s) {
+    for (const std::string* x : {&s.rule, &s.job, &s.cluster, &s.job_id, &s.reason}) Add(*x);
+    Add(RuleStateName(s.state));
+    Add(TruthName(s.truth));
+    Add(s.value ? FormatValue(*s.value) : "-");
+    Add(std::int64_t{s.applies} * 4 + std::int64_t{s.data_known} * 2 + std::int64_t{s.evaluated});
+    Add(s.state_since_ms);
+    Add(s.active_since_ms);
+    Add(s.evaluated_at_ms);
+  }
+  std::uint64_t value() const { return hash_; }
+
+ private:
+  std::uint64_t hash_ = 14695981039346656037ULL;
+};
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -125,6 +182,7 @@ int main(int argc, char** argv) {
   std::size_t findings = 0;
   std::size_t plans = 0;
   std::size_t refusals = 0;
+  Digest digest;
   const int warmup = std::min(cycles - 1, static_cast<int>(3'600'000 / interval_ms));
   for (int cycle = 0; cycle < cycles; ++cycle) {
     const std::int64_t now = start_ms + cycle * interval_ms;
@@ -167,6 +225,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const RuleEvaluation ev = engine.Evaluate(jobs, now, clusters);
     const auto t1 = std::chrono::steady_clock::now();
+    digest.Add(ev);
     PlanInput in;
     in.now_ms = now;
     in.settings.dry_run = true;
@@ -187,20 +246,24 @@ int main(int argc, char** argv) {
     }
   }
   const auto [rss, hwm] = MemoryKib();
-  std::printf("decide_bench: %d jobs, %zu rules, interval %ds, %d passes (%d to fill 1h windows, "
-              "%zu measured)\n",
-              jobs_n, rule_count, interval_s, cycles, warmup, total_ms.size());
-  std::printf("  per pass (median): evaluate %.1f ms, plan %.1f ms, total %.1f ms "
-              "(min %.1f, max %.1f)\n",
-              Median(evaluate_ms), Median(plan_ms), Median(total_ms),
-              total_ms.empty() ? 0 : *std::min_element(total_ms.begin(), total_ms.end()),
-              total_ms.empty() ? 0 : *std::max_element(total_ms.begin(), total_ms.end()));
+  for (const RuleStatus& s : engine.Statuses()) digest.Add(s);
+  std::printf(
+      "decide_bench: %d jobs, %zu rules, interval %ds, %d passes (%d to fill 1h windows, "
+      "%zu measured)\n",
+      jobs_n, rule_count, interval_s, cycles, warmup, total_ms.size());
+  std::printf(
+      "  per pass (median): evaluate %.1f ms, plan %.1f ms, total %.1f ms "
+      "(min %.1f, max %.1f)\n",
+      Median(evaluate_ms), Median(plan_ms), Median(total_ms),
+      total_ms.empty() ? 0 : *std::min_element(total_ms.begin(), total_ms.end()),
+      total_ms.empty() ? 0 : *std::max_element(total_ms.begin(), total_ms.end()));
   std::printf("  last pass: %zu findings, %zu plans, %zu refusals\n", findings, plans, refusals);
-  std::printf("  history: %zu samples (%.1f MiB at 16 B each) for %zu jobs\n",
-              engine.SampleCount(), static_cast<double>(engine.SampleCount()) * 16 / 1048576.0,
-              engine.JobCount());
+  std::printf("  history: %zu samples (%.1f MiB at 16 B each) for %zu jobs\n", engine.SampleCount(),
+              static_cast<double>(engine.SampleCount()) * 16 / 1048576.0, engine.JobCount());
   std::printf("  memory: RSS %.1f MiB (peak %.1f MiB); at start %.1f MiB (peak %.1f)\n",
               static_cast<double>(rss) / 1024, static_cast<double>(hwm) / 1024,
               static_cast<double>(rss0) / 1024, static_cast<double>(hwm0) / 1024);
+  std::printf("  digest of every transition, finding and final status: %016llx\n",
+              static_cast<unsigned long long>(digest.value()));
   return 0;
 }
