@@ -51,10 +51,8 @@ CREATE TABLE restore_points (
   failed_restore INTEGER NOT NULL DEFAULT 0,
   origin TEXT NOT NULL,
   first_seen_ms INTEGER NOT NULL,
-  UNIQUE (job, path)
+  UNIQUE (job, path)  -- also serves the lookups by job (a few dozen rows each, sorted after)
 );
-CREATE INDEX restore_points_by_job ON restore_points (job, trigger_ms);
-CREATE INDEX restore_points_by_job_cluster ON restore_points (job, cluster, trigger_ms);
 
 CREATE TABLE recoveries (
   id TEXT PRIMARY KEY,
@@ -670,8 +668,9 @@ class SqliteHistoryStore::Statements {
                                              RetentionTable{"savepoints"},
                                              RetentionTable{"observations"},
                                              RetentionTable{"outbox"}};
-  // Restore points beyond the newest ?1 non-failed per (job, cluster), at most ?2 of them.
+  // The ids of the restore points beyond the newest ?1 non-failed per (job, cluster).
   sqlite3_stmt* restore_points_beyond_keep = nullptr;
+  sqlite3_stmt* delete_restore_point = nullptr;  // by id ?1
 
   Statements() = default;
   Statements(const Statements&) = delete;
@@ -704,7 +703,14 @@ class SqliteHistoryStore::Statements {
          "discarded = excluded.discarded, addressable = excluded.addressable, "
          "job_id = CASE WHEN job_id = '' THEN excluded.job_id ELSE job_id END, "
          // Poisoned points stay poisoned: an upsert can set the flag, never clear it.
-         "failed_restore = MAX(failed_restore, excluded.failed_restore)"},
+         "failed_restore = MAX(failed_restore, excluded.failed_restore) "
+         // The loop upserts every job's newest point each cycle; most are unchanged, and not
+         // rewriting them keeps the cycle's transaction (and the WAL) small.
+         "WHERE checkpoint_id != excluded.checkpoint_id OR discarded != excluded.discarded "
+         "OR addressable != excluded.addressable "
+         "OR (excluded.completed_ms != 0 AND completed_ms != excluded.completed_ms) "
+         "OR (job_id = '' AND excluded.job_id != '') "
+         "OR excluded.failed_restore > failed_restore"},
         {&mark_restore_failed,
          "UPDATE restore_points SET failed_restore = 1 WHERE job = ?1 AND path = ?2"},
         {&restore_points_all,
@@ -810,9 +816,10 @@ class SqliteHistoryStore::Statements {
          "DELETE FROM restore_points WHERE id IN (SELECT id FROM restore_points WHERE "
          "failed_restore = 1 ORDER BY trigger_ms, id LIMIT ?1)"},
         {&restore_points_beyond_keep,
-         "DELETE FROM restore_points WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-         "(PARTITION BY job, cluster ORDER BY trigger_ms DESC, id DESC) AS rank FROM "
-         "restore_points WHERE failed_restore = 0) WHERE rank > ?1 LIMIT ?2)"},
+         "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job, cluster ORDER BY "
+         "trigger_ms DESC, id DESC) AS rank FROM restore_points WHERE failed_restore = 0) "
+         "WHERE rank > ?1"},
+        {&delete_restore_point, "DELETE FROM restore_points WHERE id = ?1"},
         // recoveries: unfinished ones (and, by the cascade, their steps) are never deleted.
         {&retention[1].age,
          "DELETE FROM recoveries WHERE rowid IN (SELECT rowid FROM recoveries WHERE "
@@ -1339,12 +1346,36 @@ Result<RetentionReport> SqliteHistoryStore::ApplyRetention(std::int64_t now_ms,
   constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
   const std::int64_t cutoff = now_ms - policy.max_age_ms;
   RetentionReport report;
+
+  // Restore points beyond the newest keep_restore_points: the ranking is a window over the whole
+  // table, so it is evaluated once and the rows are then deleted by id, kRetentionBatch per
+  // transaction (ranking again for every batch made a large clean-up quadratic).
+  std::vector<std::int64_t> surplus;
   {
-    Result<std::int64_t> n = DeleteInBatches(stmts_->restore_points_beyond_keep, path(),
-                                             "retention: restore_points beyond the newest",
-                                             std::max(policy.keep_restore_points, 0), kUnbounded);
-    if (!n) return Fail(n.error());
-    report.rows_deleted += *n;
+    Call c(stmts_->restore_points_beyond_keep, path(), "retention: rank restore_points");
+    c.Int(std::max(policy.keep_restore_points, 0));
+    Result<std::vector<std::int64_t>> ids = Collect<std::int64_t>(
+        c, [](sqlite3_stmt* s) -> Result<std::int64_t> { return sqlite3_column_int64(s, 0); });
+    if (!ids) return Fail(ids.error());
+    surplus = std::move(*ids);
+  }
+  for (std::size_t from = 0; from < surplus.size();
+       from += static_cast<std::size_t>(kRetentionBatch)) {
+    const std::size_t to =
+        std::min(surplus.size(), from + static_cast<std::size_t>(kRetentionBatch));
+    auto batch = [&]() -> Result<void> {
+      for (std::size_t i = from; i < to; ++i) {
+        Call c(stmts_->delete_restore_point, path(), "retention: delete restore point");
+        c.Int(surplus[i]);
+        Result<std::int64_t> n = c.Run();
+        if (!n) return Fail(n.error());
+        report.rows_deleted += *n;
+      }
+      return {};
+    };
+    // Inside the caller's transaction the batches simply join it.
+    Result<void> r = sqlite3_get_autocommit(db_->handle()) ? InTransaction(batch) : batch();
+    if (!r) return Fail(r.error());
   }
   for (const Statements::RetentionTable& t : stmts_->retention) {
     const std::string table = t.name;
