@@ -19,9 +19,13 @@ void Str(W& w, const std::string& s) {
 }
 
 template <typename W>
-void Value(W& w, std::int64_t v) { w.Int64(v); }
+void Value(W& w, std::int64_t v) {
+  w.Int64(v);
+}
 template <typename W>
-void Value(W& w, bool v) { w.Bool(v); }
+void Value(W& w, bool v) {
+  w.Bool(v);
+}
 template <typename W>
 void Value(W& w, double v) {
   if (std::isfinite(v)) {
@@ -31,7 +35,9 @@ void Value(W& w, double v) {
   }
 }
 template <typename W>
-void Value(W& w, JobStatus v) { w.String(JobStatusName(v)); }
+void Value(W& w, JobStatus v) {
+  w.String(JobStatusName(v));
+}
 template <typename W>
 void Value(W& w, const RestorePoint& p) {
   w.StartObject();
@@ -158,6 +164,11 @@ void Write(W& w, const Observation& o) {
     Field(w, "last_checkpoint", j.last_checkpoint);
     Field(w, "last_savepoint", j.last_savepoint);
     Field(w, "checkpoint_age_ms", j.checkpoint_age_ms);
+    if (j.checkpoint_age_upper_bound) {
+      // A newer checkpoint completed since last_checkpoint was read: the age is at most this.
+      w.Key("checkpoint_age_is_upper_bound");
+      w.Bool(true);
+    }
     Field(w, "checkpoints_completed", j.checkpoints_completed);
     Field(w, "checkpoints_failed", j.checkpoints_failed);
     Field(w, "checkpoint_duration_ms", j.checkpoint_duration_ms);
@@ -250,9 +261,12 @@ std::string ObservationToTable(const Observation& o) {
   for (const JobSnapshot* j : jobs) {
     const std::string status =
         j->status.freshness == Freshness::kStale ? "~" + j->status_text : j->status_text;
-    const std::string tasks = Cell(j->all_tasks_running, [](bool b) { return std::string(b ? "all" : "no"); });
-    const std::string restarts = Cell(j->restarts, [](std::int64_t v) { return std::to_string(v); });
-    const std::string age = Cell(j->checkpoint_age_ms, Seconds);
+    const std::string tasks =
+        Cell(j->all_tasks_running, [](bool b) { return std::string(b ? "all" : "no"); });
+    const std::string restarts =
+        Cell(j->restarts, [](std::int64_t v) { return std::to_string(v); });
+    const std::string age =
+        (j->checkpoint_age_upper_bound ? "<=" : "") + Cell(j->checkpoint_age_ms, Seconds);
     const std::string qps = Cell(j->qps, Num);
     const std::string bp = Cell(j->backpressure, Num);
     const std::string cp = Cell(j->last_checkpoint, [](const RestorePoint& p) { return p.path; });

@@ -61,9 +61,20 @@ struct Observer::JobState {
   std::int64_t detail_phase = 0;  // which cycle (mod detail_every) reads details when unchanged
   bool terminal_captured = false;
   bool settings_known = false;
-  bool checkpoints_read = false;               // /checkpoints answered at least once
-  std::optional<std::int64_t> completed_seen;  // checkpoint counters behind the last /checkpoints
-  std::optional<std::int64_t> failed_seen;
+  bool checkpoints_read = false;  // /checkpoints answered at least once
+  // counts.completed of the last /checkpoints answer (what last_checkpoint is the newest of),
+  // and numberOfFailedCheckpoints from the metrics of that cycle.
+  std::optional<std::int64_t> read_completed;
+  std::optional<std::int64_t> read_failed;
+  // numberOfCompletedCheckpoints is above read_completed: a newer checkpoint (or savepoint)
+  // completed since last_checkpoint was read.
+  bool newer_checkpoint = false;
+  // While newer_checkpoint: the newest one completed after this moment (agent wall ms), when known.
+  std::optional<std::int64_t> newer_after_ms;
+  // The last two successful metric reads (agent cycle times) and the completed counter then.
+  std::optional<std::int64_t> sample_ms;
+  std::optional<std::int64_t> prev_sample_ms;
+  std::optional<std::int64_t> sample_completed;
   std::optional<std::int64_t> restarts_for_exception;  // numRestarts when the exception was read
   bool exception_due = false;  // the last read of the root cause failed: read it again
   std::optional<std::int64_t> running_since_ms;  // timestamps.RUNNING (server clock)
@@ -249,7 +260,7 @@ class Observer::Cycle {
     // fewer, which is what a region of 10,000 jobs needs.
     if (details_due) FetchDetails(c, js, rest_qps);
     if (!js.settings_known) FetchSettings(c, js);
-    FetchMetrics(c, js);
+    FetchMetrics(c, js, details_due);
     UpdateUptime(c, js);
   }
 
@@ -332,6 +343,7 @@ class Observer::Cycle {
 
   void UpdateCheckpointAge(ClusterState& c, JobState& js) {
     JobSnapshot& s = js.snap;
+    s.checkpoint_age_upper_bound = false;
     if (js.settings_known && s.checkpoint_settings.value &&
         s.checkpoint_settings.value->interval_ms <= 0) {
       s.checkpoint_age_ms.SetUnknown("checkpointing is disabled");
@@ -341,6 +353,14 @@ class Observer::Cycle {
       // A job that will not run again does not checkpoint; its age is not a health signal.
       s.checkpoint_age_ms.SetUnknown("job is terminal");
       return;
+    }
+    if (!s.last_checkpoint.fresh() && js.newer_checkpoint &&
+        s.checkpoints_completed.observed_at_ms == now_ms_ && s.checkpoints_completed.fresh()) {
+      if (const std::optional<std::int64_t> bound = AgeBound(c, js)) {
+        s.checkpoint_age_ms.SetFresh(*bound, now_ms_);
+        s.checkpoint_age_upper_bound = true;
+        return;
+      }
     }
     if (!s.last_checkpoint.fresh()) {
       // An age from checkpoint facts not confirmed this cycle would pass for a current one.
@@ -363,6 +383,47 @@ class Observer::Cycle {
       return;
     }
     s.checkpoint_age_ms.SetFresh(std::max<std::int64_t>(0, server_now - *since), now_ms_);
+  }
+
+  // An upper bound on the age of the newest checkpoint while it is newer than last_checkpoint
+  // (not read yet): it completed after last_checkpoint did, and after the metrics sample that
+  // still counted fewer. std::nullopt when neither is known.
+  std::optional<std::int64_t> AgeBound(const ClusterState& c, const JobState& js) const {
+    const JobSnapshot& s = js.snap;
+    std::optional<std::int64_t> bound;
+    if (js.newer_after_ms) bound = now_ms_ - *js.newer_after_ms;
+    if (s.last_checkpoint.value && s.last_checkpoint.value->completed_ms > 0) {
+      const std::int64_t older = ServerNow(c) - s.last_checkpoint.value->completed_ms;
+      bound = bound ? std::min(*bound, older) : older;
+    }
+    if (bound) bound = std::max<std::int64_t>(0, *bound);
+    return bound;
+  }
+
+  // Called with each answered metrics read: tracks when numberOfCompletedCheckpoints rose and
+  // whether a checkpoint newer than the last /checkpoints answer exists.
+  void NoteCompletedSample(JobState& js) {
+    const JobSnapshot& s = js.snap;
+    const std::optional<std::int64_t> count =
+        s.checkpoints_completed.fresh() ? s.checkpoints_completed.value : std::nullopt;
+    if (count) {
+      if (js.sample_completed && *count > *js.sample_completed) {
+        // It rose since the previous read, whose value came from Flink's metric store. That
+        // store answers with the fetch before the one a request triggers, and fetches at most
+        // every metrics.fetcher.update-interval: the previous read reflected the job no earlier
+        // than the read before it, less that interval. The newest checkpoint completed later.
+        js.newer_after_ms.reset();
+        if (js.prev_sample_ms) {
+          js.newer_after_ms = *js.prev_sample_ms - o_.options_.metric_fetch_interval_ms;
+        }
+      } else if (js.sample_completed && *count < *js.sample_completed) {
+        js.newer_after_ms.reset();  // the counts started over (a JobManager failover)
+      }
+      js.prev_sample_ms = js.sample_ms;
+      js.sample_ms = now_ms_;
+      js.sample_completed = count;
+    }
+    js.newer_checkpoint = count && js.read_completed && *count > *js.read_completed;
   }
 
   void FetchSettings(ClusterState& c, JobState& js) {
@@ -390,9 +451,10 @@ class Observer::Cycle {
     });
   }
 
-  void FetchMetrics(ClusterState& c, JobState& js) {
+  // `with_details`: the job details are read this cycle, and the checkpoint statistics with them.
+  void FetchMetrics(ClusterState& c, JobState& js, bool with_details) {
     const std::string path = "/jobs/" + js.snap.job_id + "/metrics?get=" + kJobMetrics;
-    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
+    Get(c, path, [this, &c, &js, path, with_details](Result<HttpResponse> r) {
       auto m = c.client.Handle("GET", path, std::move(r), ParseMetricList);
       JobSnapshot& s = js.snap;
       if (!m) {
@@ -421,15 +483,30 @@ class Observer::Cycle {
       set(s.checkpoints_completed, "numberOfCompletedCheckpoints");
       set(s.checkpoints_failed, "numberOfFailedCheckpoints");
       set(s.checkpoint_duration_ms, "lastCheckpointDuration");
-      const bool counters_moved = s.checkpoints_completed.value != js.completed_seen ||
-                                  s.checkpoints_failed.value != js.failed_seen;
-      if (counters_moved || !js.checkpoints_read) {
+      NoteCompletedSample(js);
+      const bool restarted =
+          s.restarts.value && restarts_before && *s.restarts.value > *restarts_before;
+      const bool counters_known = s.checkpoints_completed.fresh() && s.checkpoints_failed.fresh();
+      const bool failed_moved =
+          counters_known && js.read_failed && *s.checkpoints_failed.value != *js.read_failed;
+      // /checkpoints is the one place with a checkpoint's id, path and times, but reading it
+      // for every job on every cycle would be a request per job and cycle (a checkpoint usually
+      // completes every interval). It is read with the details, and at once when something
+      // went wrong: a failed checkpoint, a restart, counters that cannot be compared.
+      if (!js.checkpoints_read || with_details || restarted || failed_moved || !counters_known) {
         FetchCheckpoints(c, js);
+      } else if (js.newer_checkpoint) {
+        const std::string why =
+            "numberOfCompletedCheckpoints is " + std::to_string(*s.checkpoints_completed.value) +
+            ", " + std::to_string(js.read_completed.value_or(0)) +
+            " when the checkpoint statistics were read: a newer checkpoint or savepoint has "
+            "completed, to be read with the next job details";
+        s.last_checkpoint.MarkStale(why);
+        s.last_savepoint.MarkStale(why);
+        UpdateCheckpointAge(c, js);
       } else {
         RestampCheckpointFields(c, js);
       }
-      const bool restarted =
-          s.restarts.value && restarts_before && *s.restarts.value > *restarts_before;
       const bool failing =
           s.status.value == JobStatus::kRestarting || s.status.value == JobStatus::kFailing;
       if ((restarted || failing || js.exception_due) &&
@@ -472,8 +549,10 @@ class Observer::Cycle {
       }
       for (const std::string& p : st->problems) Problem(c.client.Context("GET", path) + ": " + p);
       js.checkpoints_read = true;
-      js.completed_seen = s.checkpoints_completed.value;
-      js.failed_seen = s.checkpoints_failed.value;
+      js.read_completed = st->completed;
+      js.read_failed =
+          s.checkpoints_failed.fresh() ? s.checkpoints_failed.value : std::optional(st->failed);
+      js.newer_checkpoint = false;
       if (st->latest_completed) {
         s.last_checkpoint.SetFresh(ToRestorePoint(*st->latest_completed), now_ms_);
       } else {

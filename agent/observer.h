@@ -22,9 +22,9 @@ struct ObservedCluster {
 
 // A TSDB signal query: `promql` returns the signal for the jobs it covers, one series per job.
 struct SignalQuery {
-  std::string signal;             // "qps", "lag", "backpressure" or a custom name
+  std::string signal;  // "qps", "lag", "backpressure" or a custom name
   std::string promql;
-  std::string only_job;           // "" = every job; otherwise the one job it overrides
+  std::string only_job;  // "" = every job; otherwise the one job it overrides
 };
 
 struct ObserverOptions {
@@ -33,21 +33,30 @@ struct ObserverOptions {
   int detail_every = 3;
   // /config (the Flink version) is re-read this often, and whenever a cluster comes back.
   std::int64_t config_every_ms = 600'000;
+  // Flink's `metrics.fetcher.update-interval` (default 10 s): the REST metric endpoints answer
+  // from a metric store refreshed at most this often, and with the fetch before the one a
+  // request triggers. Used to bound, conservatively, how long ago a checkpoint counted by
+  // numberOfCompletedCheckpoints (but not read from /checkpoints yet) completed.
+  std::int64_t metric_fetch_interval_ms = 10'000;
 };
 
 // Watches every job on every cluster: each RunCycle sends, for all clusters at once and in one
 // transport run, /config (when due), /overview and /jobs/overview, then per job what it needs —
-// metrics every cycle (restarts, checkpoint counters), checkpoints when their counters moved,
-// details when the job changed or is due, the root exception after a failure or restart, the
-// checkpoint settings once, and source throughput — plus one query per TSDB signal.
+// metrics every cycle (restarts, checkpoint counters), details when the job changed or is due
+// (every `detail_every` cycles), with them the source throughput and the checkpoint statistics
+// (also read at once when the failed-checkpoint counter moved, the job restarted or the counters
+// are missing), the root exception after a failure or restart, the checkpoint settings once —
+// plus one query per TSDB signal. Between two reads of the checkpoint statistics a completed
+// counter that moved marks last_checkpoint/last_savepoint stale and makes checkpoint_age_ms an
+// upper bound (JobSnapshot::checkpoint_age_upper_bound).
 // A cluster that does not answer costs only its own timeout; its jobs keep their last values,
 // marked stale, with the reason.
 // Keeps per-job state between cycles (counters, vertex ids, server clock skew).
 // Not thread-safe: one thread calls RunCycle. `transport` and `tsdb` must outlive it.
 class Observer {
  public:
-  Observer(HttpTransport& transport, std::vector<ObservedCluster> clusters,
-           PrometheusClient* tsdb, std::vector<SignalQuery> signals, ObserverOptions options);
+  Observer(HttpTransport& transport, std::vector<ObservedCluster> clusters, PrometheusClient* tsdb,
+           std::vector<SignalQuery> signals, ObserverOptions options);
   ~Observer();
   Observer(const Observer&) = delete;
   Observer& operator=(const Observer&) = delete;

@@ -97,6 +97,11 @@ struct JobSnapshot {
   Observed<RestorePoint> last_checkpoint;  // newest completed checkpoint (may be a savepoint)
   Observed<RestorePoint> last_savepoint;   // newest completed savepoint
   Observed<std::int64_t> checkpoint_age_ms;  // server now - completion of the newest checkpoint
+  // True when checkpoint_age_ms is an upper bound rather than an exact age: a checkpoint newer
+  // than last_checkpoint completed since /checkpoints was last read (the completed counter in
+  // the job metrics says so), so last_checkpoint is stale and the newest one's completion time
+  // is only known to lie after an earlier metrics sample. The true age is at most the value.
+  bool checkpoint_age_upper_bound = false;
   Observed<std::int64_t> checkpoints_completed;
   Observed<std::int64_t> checkpoints_failed;
   Observed<std::int64_t> checkpoint_duration_ms;

@@ -162,16 +162,17 @@ TEST_CASE("a first cycle reads everything and fills a fresh snapshot") {
   CHECK(o.requests == static_cast<std::int64_t>(f.t.sent().size()));
 }
 
-TEST_CASE("unchanged counters: no checkpoint or detail requests, facts stay fresh and age") {
+TEST_CASE("unchanged counters: checkpoints read only with the details, facts stay fresh and age") {
   FakeCluster f;
   Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
   obs.RunCycle(kT0);
   f.t.ClearLog();
   f.server_now += 10'000;
   const Observation o = obs.RunCycle(kT0 + 10'000);
-  CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/checkpoints")) == 0);
-  // Details are read a second time right away: backpressure is a rate over two samples.
+  // Details are read a second time right away: backpressure is a rate over two samples. The
+  // checkpoint statistics are read with them.
   CHECK(f.details_served == 2);
+  CHECK(f.checkpoints_served == 2);
   CHECK(f.t.Count("GET " + U("/config")) == 0);  // the version is re-read only when due
   const JobSnapshot& j = OnlyJob(o);
   CHECK(j.last_checkpoint.fresh());
@@ -190,8 +191,10 @@ TEST_CASE("unchanged counters: no checkpoint or detail requests, facts stay fres
     since_last = f.details_served > before ? 0 : since_last + 1;
     longest_gap = std::max(longest_gap, since_last);
     CHECK(OnlyJob(oi).backpressure.fresh());
+    CHECK(OnlyJob(oi).last_checkpoint.fresh());  // the counters did not move
   }
   CHECK(f.details_served == 5);
+  CHECK(f.checkpoints_served == 5);
   CHECK(longest_gap <= 2);
 }
 
@@ -216,6 +219,185 @@ TEST_CASE("a new checkpoint moves the counters and is read; a restart fetches th
   f.t.ClearLog();
   obs.RunCycle(kT0 + 20'000);
   CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/exceptions")) == 0);
+}
+
+const std::string kCheckpointsUrl = U(std::string("/jobs/") + kJob + "/checkpoints");
+
+// Details on the first two cycles only (the second backpressure sample), then not for 100
+// cycles: what happens between two detail reads.
+ObserverOptions RareDetails() {
+  ObserverOptions o;
+  o.detail_every = 100;
+  o.metric_fetch_interval_ms = 10'000;
+  return o;
+}
+
+TEST_CASE(
+    "between detail reads a completed checkpoint is counted, not read: stale path, age bound") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);  // reads everything
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);  // second details sample, checkpoints with them
+  CHECK(f.checkpoints_served == 2);
+  CHECK(f.details_served == 2);
+  // Unchanged counters: the checkpoint read two cycles ago is still the newest, exact age.
+  f.server_now += 10'000;
+  const JobSnapshot a = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.checkpoints_served == 2);
+  CHECK(a.last_checkpoint.fresh());
+  CHECK(a.checkpoint_age_ms.value == 40'000);
+  CHECK_FALSE(a.checkpoint_age_upper_bound);
+
+  // Checkpoint 6 completes 2 s before the next cycle; the counter says so, /checkpoints is not
+  // read (no details due).
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.last_ack = f.server_now - 2'000;
+  f.t.ClearLog();
+  const JobSnapshot b = OnlyJob(obs.RunCycle(kT0 + 30'000));
+  CHECK(f.t.Count("GET " + kCheckpointsUrl) == 0);
+  CHECK(f.t.unexpected().empty());
+  CHECK(b.checkpoints_completed.fresh());
+  CHECK(b.checkpoints_completed.value == 6);
+  // The restore points may be outdated: stale, last values kept, with the reason.
+  CHECK(b.last_checkpoint.freshness == Freshness::kStale);
+  CHECK(b.last_checkpoint.value->path == "s3://b/chk-5");
+  CHECK(b.last_checkpoint.why.find("numberOfCompletedCheckpoints is 6, 5") != std::string::npos);
+  CHECK(b.last_savepoint.freshness == Freshness::kStale);
+  // The age is fresh but an upper bound: checkpoint 6 completed after the metrics read of the
+  // previous cycle (at kT0 + 20 s) showed 5 — which Flink's metric store may have answered
+  // with values as old as the read before it (kT0 + 10 s) less its 10 s fetch interval.
+  REQUIRE(b.checkpoint_age_ms.fresh());
+  CHECK(b.checkpoint_age_upper_bound);
+  CHECK(b.checkpoint_age_ms.value == 30'000);
+  CHECK(*b.checkpoint_age_ms.value >= 2'000);  // never below the true age
+  // A cycle later, no newer one: the same bound, aged by the interval.
+  f.server_now += 10'000;
+  const JobSnapshot c = OnlyJob(obs.RunCycle(kT0 + 40'000));
+  CHECK(f.checkpoints_served == 2);
+  CHECK(c.last_checkpoint.freshness == Freshness::kStale);
+  CHECK(c.checkpoint_age_upper_bound);
+  CHECK(c.checkpoint_age_ms.value == 40'000);
+}
+
+TEST_CASE("the age bound never exceeds the age of the checkpoint read before") {
+  FakeCluster f;
+  f.last_ack = kT0 + kSkew - 1'000;  // checkpoint 5 completed 1 s before the first cycle
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.last_ack = f.server_now - 500;
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.checkpoints_served == 2);
+  CHECK(j.checkpoint_age_upper_bound);
+  // Checkpoint 6 completed after checkpoint 5: at most 21 s ago (the metric bound says 30 s).
+  CHECK(j.checkpoint_age_ms.value == 21'000);
+}
+
+TEST_CASE("a moved failed-checkpoint counter reads the checkpoint statistics at once") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.last_ack = f.server_now - 3'000;
+  obs.RunCycle(kT0 + 20'000);
+  CHECK(f.checkpoints_served == 2);
+  f.server_now += 10'000;
+  f.failed = 1;
+  f.t.ClearLog();
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 30'000));
+  CHECK(f.t.Count("GET " + kCheckpointsUrl) == 1);
+  CHECK(f.details_served == 2);  // the details are not due
+  CHECK(j.last_checkpoint.fresh());
+  CHECK(j.last_checkpoint.value->id == 6);
+  CHECK(j.last_checkpoint.value->path == "s3://b/chk-6");
+  CHECK(j.last_savepoint.fresh());
+  CHECK_FALSE(j.checkpoint_age_upper_bound);
+  CHECK(j.checkpoint_age_ms.value == 13'000);
+  CHECK(j.checkpoints_failed.value == 1);
+  // Read once: the counter has not moved since.
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 40'000);
+  CHECK(f.checkpoints_served == 3);
+}
+
+TEST_CASE("a restart reads the checkpoint statistics at once, with the root cause") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.restarts = 1;
+  f.last_ack = f.server_now - 4'000;
+  f.t.ClearLog();
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.t.Count("GET " + kCheckpointsUrl) == 1);
+  CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/exceptions")) == 1);
+  CHECK(j.restarts.value == 1);
+  CHECK(j.last_checkpoint.fresh());
+  CHECK(j.last_checkpoint.value->id == 6);
+  CHECK(j.checkpoint_age_ms.value == 4'000);
+  CHECK_FALSE(j.checkpoint_age_upper_bound);
+}
+
+TEST_CASE("unreadable checkpoint counters read the checkpoint statistics every cycle") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);
+  // Right after a restart Flink's metric store may not have the checkpoint gauges yet.
+  f.t.Reply("GET", kMetricsUrl, 200, R"([{"id":"numRestarts","value":"0"}])");
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.last_ack = f.server_now - 1'000;
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.checkpoints_served == 3);
+  CHECK(j.last_checkpoint.fresh());
+  CHECK(j.last_checkpoint.value->id == 6);
+  CHECK(j.checkpoint_age_ms.value == 1'000);
+  CHECK(j.checkpoints_completed.fresh());  // from the checkpoint statistics instead
+  CHECK(j.checkpoints_completed.value == 6);
+}
+
+TEST_CASE("a checkpoint every cycle: the statistics are read only with the details") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
+  int bounded = 0;
+  for (int i = 0; i < 12; ++i) {
+    const int details_before = f.details_served;
+    const int checkpoints_before = f.checkpoints_served;
+    ++f.completed;
+    f.last_ack = f.server_now - 1'000;
+    const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+    const bool details = f.details_served > details_before;
+    CHECK((f.checkpoints_served > checkpoints_before) == details);
+    if (details) {
+      CHECK(j.last_checkpoint.fresh());
+      CHECK(j.last_checkpoint.value->id == f.completed);
+      CHECK(j.checkpoint_age_ms.value == 1'000);
+      CHECK_FALSE(j.checkpoint_age_upper_bound);
+    } else {
+      ++bounded;
+      CHECK(j.last_checkpoint.freshness == Freshness::kStale);
+      REQUIRE(j.checkpoint_age_ms.fresh());
+      CHECK(j.checkpoint_age_upper_bound);
+      CHECK(*j.checkpoint_age_ms.value >= 1'000);
+      CHECK(*j.checkpoint_age_ms.value <= 30'000);
+    }
+    f.server_now += 10'000;
+  }
+  CHECK(bounded >= 6);  // 2 of 3 cycles after the first two
+  CHECK(f.t.unexpected().empty());
 }
 
 TEST_CASE("backpressure is the busiest vertex's backpressured share between two samples") {
@@ -353,7 +535,8 @@ TEST_CASE("a 503 during a leader election is retried within the cycle, with back
     if (++overview_calls <= 2) {
       HttpResponse r;
       r.status = 503;
-      r.body = R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})";
+      r.body =
+          R"({"errors":["Service temporarily unavailable due to an ongoing leader election. Please refresh."]})";
       return r;
     }
     return FakeCluster::Ok(std::string(R"({"jobs":[]})"));

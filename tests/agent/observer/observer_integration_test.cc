@@ -97,7 +97,13 @@ std::string JobIncomplete(const JobSnapshot& j) {
   need("tasks_total", j.tasks_total);
   need("restarts", j.restarts);
   need("uptime_ms", j.uptime_ms);
-  need("last_checkpoint", j.last_checkpoint);
+  // Between two reads of the checkpoint statistics a newer checkpoint may be counted but not
+  // read yet: the restore point is then stale, with the age an upper bound.
+  if (!j.checkpoint_age_upper_bound) need("last_checkpoint", j.last_checkpoint);
+  if (j.checkpoint_age_upper_bound && j.last_checkpoint.freshness != Freshness::kStale) {
+    out += "checkpoint age bounded, last_checkpoint " +
+           std::string(FreshnessName(j.last_checkpoint.freshness)) + "; ";
+  }
   need("checkpoint_age_ms", j.checkpoint_age_ms);
   need("checkpoints_completed", j.checkpoints_completed);
   need("checkpoints_failed", j.checkpoints_failed);
@@ -146,8 +152,10 @@ std::string FreshFromAnotherCycle(const Observation& o) {
     check("checkpoint_settings", j.checkpoint_settings);
     // qps and backpressure are measured with the job details (every few cycles for an
     // unchanged job) and stay fresh until the next read is due (rules/snapshot.h).
-    // An age is only as current as the checkpoint it is measured from.
-    if (j.checkpoint_age_ms.fresh() && !j.last_checkpoint.fresh()) {
+    // An age is only as current as the checkpoint it is measured from — or an upper bound,
+    // said so, when a newer checkpoint was counted but not read yet.
+    if (j.checkpoint_age_ms.fresh() && !j.last_checkpoint.fresh() &&
+        !(j.checkpoint_age_upper_bound && j.last_checkpoint.freshness == Freshness::kStale)) {
       out += j.cluster + "/" + j.name + " checkpoint_age_ms fresh, last_checkpoint " +
              FreshnessName(j.last_checkpoint.freshness) + "; ";
     }
@@ -447,6 +455,87 @@ TEST_CASE("stalled checkpoints age while the job runs; failing checkpoints are c
   CHECK(j1.checkpoints_completed.value == failing_at.checkpoints_completed.value);
   CHECK(j1.last_checkpoint.value->id == failing_at.last_checkpoint.value->id);
   CHECK(*j1.checkpoint_age_ms.value >= *failing_at.checkpoint_age_ms.value + 45'000 - 3'000);
+}
+
+TEST_CASE(
+    "between detail reads a new checkpoint is counted: path stale, age a bound; a failed "
+    "checkpoint or a restart reads the statistics at once") {
+  FlinksimProcess sim("between", {"--jobs", "1"});
+  REQUIRE(sim.WaitReady(1));
+  CurlTransport transport({});
+  // Details (and with them the checkpoint statistics) on the first two cycles only.
+  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {.detail_every = 1000});
+  Cycle(observer);
+  Observation o = Cycle(observer);
+  REQUIRE(Incomplete(o, "between", 1) == "");
+  const JobSnapshot read = *FindJob(o, "between", "job-0");
+  REQUIRE(read.last_checkpoint.fresh());
+  REQUIRE(read.checkpoints_completed.known());
+  const std::int64_t read_count = *read.checkpoints_completed.value;
+
+  // flinksim checkpoints every 10 simulated seconds (half a second here): the next cycles count
+  // new checkpoints without reading them.
+  o = CycleUntil(observer, [&](const Observation& ob) {
+    const JobSnapshot* j = FindJob(ob, "between", "job-0");
+    return j != nullptr && j->checkpoints_completed.fresh() &&
+           *j->checkpoints_completed.value > read_count;
+  });
+  {
+    INFO(ObservationToJson(o, true));
+    CHECK(Incomplete(o, "between", 1) == "");
+    const JobSnapshot& j = *FindJob(o, "between", "job-0");
+    REQUIRE(j.checkpoints_completed.fresh());
+    CHECK(*j.checkpoints_completed.value > read_count);
+    CHECK(j.last_checkpoint.freshness == Freshness::kStale);
+    CHECK(j.last_checkpoint.value->id == read.last_checkpoint.value->id);
+    CHECK(j.last_checkpoint.value->path == read.last_checkpoint.value->path);
+    CHECK(j.last_checkpoint.why.find("numberOfCompletedCheckpoints") != std::string::npos);
+    CHECK(j.last_savepoint.freshness == Freshness::kStale);
+    CHECK(j.checkpoint_age_ms.fresh());
+    CHECK(j.checkpoint_age_upper_bound);
+    CHECK(*j.checkpoint_age_ms.value >= 0);
+    // flinksim has indeed moved on from the checkpoint kept.
+    const rapidjson::Document doc = sim.SimJobs();
+    CHECK(std::string(FlinksimProcess::SimJob(doc, "job-0")["checkpoints"]["latest_completed"]
+                          .GetString()) != j.last_checkpoint.value->path);
+  }
+
+  // A failed checkpoint: the statistics are read in the cycle that sees the counter move.
+  sim.Control("checkpoints",
+              R"({"job":"job-0","mode":"fail","message":"Checkpoint declined: disk full",)"
+              R"("tolerable":1000})");
+  o = CycleUntil(observer, [](const Observation& ob) {
+    const JobSnapshot* j = FindJob(ob, "between", "job-0");
+    return j != nullptr && j->checkpoints_failed.fresh() && *j->checkpoints_failed.value > 0;
+  });
+  {
+    INFO(ObservationToJson(o, true));
+    const JobSnapshot& j = *FindJob(o, "between", "job-0");
+    REQUIRE(j.checkpoints_failed.fresh());
+    CHECK(*j.checkpoints_failed.value > 0);
+    CHECK(j.last_checkpoint.fresh());
+    CHECK(!j.checkpoint_age_upper_bound);
+    CHECK(j.last_checkpoint.value->id > read.last_checkpoint.value->id);
+    const rapidjson::Document doc = sim.SimJobs();
+    CHECK(j.last_checkpoint.value->path ==
+          FlinksimProcess::SimJob(doc, "job-0")["checkpoints"]["latest_completed"].GetString());
+  }
+
+  // A restart: read at once as well (with the root cause).
+  sim.Control("checkpoints", R"({"job":"job-0","mode":"ok"})");
+  sim.Control("fail_job", R"({"job":"job-0","exception":"java.lang.RuntimeException: boom"})");
+  o = CycleUntil(observer, [](const Observation& ob) {
+    const JobSnapshot* j = FindJob(ob, "between", "job-0");
+    return j != nullptr && j->restarts.fresh() && *j->restarts.value >= 1;
+  });
+  {
+    INFO(ObservationToJson(o, true));
+    const JobSnapshot& j = *FindJob(o, "between", "job-0");
+    REQUIRE(j.restarts.fresh());
+    CHECK(*j.restarts.value >= 1);
+    CHECK(j.last_checkpoint.fresh());
+    CHECK(!j.checkpoint_age_upper_bound);
+  }
 }
 
 TEST_CASE("backpressure set through set_traffic: the ratio after two cycles, the vertex named") {
