@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,8 @@
 #include "rules/signal_history.h"
 
 namespace flinkguard {
+
+class JobHistory;
 
 // The static type of an expression or signal.
 enum class ExprType { kNumber, kDuration, kBool, kState };
@@ -156,6 +159,14 @@ class Expr {
   // Evaluates at `now_ms` reading `history` (signals not tracked there are unknown).
   // Deterministic: the same history and time give the same evaluation.
   Evaluation Evaluate(const SignalHistory& history, std::int64_t now_ms) const;
+  // The same over a JobHistory, where the expression's i-th signal (signals()[i]) is the slot
+  // `slots[i]` (a slot not tracked there, or missing from `slots`, reads as not recorded).
+  Evaluation Evaluate(const JobHistory& history, std::span<const std::size_t> slots,
+                      std::int64_t now_ms) const;
+  // The same evaluation without its reason (Evaluation::reason stays empty), for hot paths that
+  // need the reason only now and then: truth, value and subject are exactly those of Evaluate().
+  Evaluation EvaluateWithoutReason(const JobHistory& history, std::span<const std::size_t> slots,
+                                   std::int64_t now_ms) const;
 
   struct Node;  // the syntax tree's node (rules/expr_node.h)
 

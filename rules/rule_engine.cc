@@ -168,61 +168,132 @@ std::string RenderTemplate(std::string_view text, const std::map<std::string, st
   return out;
 }
 
-SignalReading ReadSignal(const JobSnapshot& job, std::string_view signal,
-                         const ClusterSnapshot* cluster) {
+enum class SignalKind : std::uint8_t {
+  kStatus,
+  kAllTasksRunning,
+  kUptime,
+  kRestarts,
+  kCheckpointAge,
+  kCheckpointInterval,
+  kCheckpointTimeout,
+  kTolerableFailedCheckpoints,
+  kCheckpointsFailed,
+  kCheckpointsCompleted,
+  kCheckpointDuration,
+  kQps,
+  kBackpressure,
+  kLag,
+  kClusterUp,
+  kCustom,  // a TSDB signal, by name
+};
+
+namespace {
+
+SignalKind KindOf(std::string_view signal) {
+  static constexpr std::pair<std::string_view, SignalKind> kKinds[] = {
+      {"status", SignalKind::kStatus},
+      {"all_tasks_running", SignalKind::kAllTasksRunning},
+      {"uptime", SignalKind::kUptime},
+      {"restarts", SignalKind::kRestarts},
+      {"checkpoint_age", SignalKind::kCheckpointAge},
+      {"checkpoint_interval", SignalKind::kCheckpointInterval},
+      {"checkpoint_timeout", SignalKind::kCheckpointTimeout},
+      {"tolerable_failed_checkpoints", SignalKind::kTolerableFailedCheckpoints},
+      {"checkpoints_failed", SignalKind::kCheckpointsFailed},
+      {"checkpoints_completed", SignalKind::kCheckpointsCompleted},
+      {"checkpoint_duration", SignalKind::kCheckpointDuration},
+      {"qps", SignalKind::kQps},
+      {"backpressure", SignalKind::kBackpressure},
+      {"lag", SignalKind::kLag},
+      {"cluster_up", SignalKind::kClusterUp},
+  };
+  for (const auto& [name, kind] : kKinds) {
+    if (name == signal) return kind;
+  }
+  return SignalKind::kCustom;
+}
+
+SignalReading Read(const JobSnapshot& job, SignalKind kind, std::string_view signal,
+                   const ClusterSnapshot* cluster) {
   const auto same = [](auto v) { return static_cast<double>(v); };
-  if (signal == "status") {
-    SignalReading r = FromObserved(
-        job.status, [](JobStatus s) { return static_cast<double>(static_cast<int>(s)); },
-        "no status");
-    if (!r.value && !job.status.value && !job.status_text.empty() && job.status.fresh()) {
-      r.why_unknown = "status '" + job.status_text + "' is not a known job status";
+  switch (kind) {
+    case SignalKind::kStatus: {
+      SignalReading r = FromObserved(
+          job.status, [](JobStatus s) { return static_cast<double>(static_cast<int>(s)); },
+          "no status");
+      if (!r.value && !job.status.value && !job.status_text.empty() && job.status.fresh()) {
+        r.why_unknown = "status '" + job.status_text + "' is not a known job status";
+      }
+      return r;
     }
-    return r;
-  }
-  if (signal == "all_tasks_running") {
-    return FromObserved(
-        job.all_tasks_running, [](bool b) { return b ? 1.0 : 0.0; }, "task states not reported");
-  }
-  if (signal == "uptime") return FromObserved(job.uptime_ms, same, "no uptime");
-  if (signal == "restarts") return FromObserved(job.restarts, same, "numRestarts not reported");
-  if (signal == "checkpoint_age") {
-    return FromObserved(job.checkpoint_age_ms, same, "no completed checkpoint");
-  }
-  if (signal == "checkpoint_interval") {
-    return FromSettings(job, [](const CheckpointSettings& c) { return c.interval_ms; });
-  }
-  if (signal == "checkpoint_timeout") {
-    return FromSettings(job, [](const CheckpointSettings& c) { return c.timeout_ms; });
-  }
-  if (signal == "tolerable_failed_checkpoints") {
-    return FromSettings(job, [](const CheckpointSettings& c) { return c.tolerable_failures; });
-  }
-  if (signal == "checkpoints_failed") {
-    return FromObserved(job.checkpoints_failed, same, "not reported");
-  }
-  if (signal == "checkpoints_completed") {
-    return FromObserved(job.checkpoints_completed, same, "not reported");
-  }
-  if (signal == "checkpoint_duration") {
-    return FromObserved(job.checkpoint_duration_ms, same, "no completed checkpoint");
-  }
-  if (signal == "qps") return FromObserved(job.qps, same, "not reported");
-  if (signal == "backpressure") return FromObserved(job.backpressure, same, "not reported");
-  if (signal == "lag") return FromObserved(job.lag, same, "not reported");
-  if (signal == "cluster_up") {
-    if (cluster == nullptr) {
-      return {std::nullopt, "cluster " + job.cluster + " not in this cycle's observation"};
-    }
-    return {cluster->reachable ? 1.0 : 0.0, {}};
+    case SignalKind::kAllTasksRunning:
+      return FromObserved(
+          job.all_tasks_running, [](bool b) { return b ? 1.0 : 0.0; }, "task states not reported");
+    case SignalKind::kUptime: return FromObserved(job.uptime_ms, same, "no uptime");
+    case SignalKind::kRestarts: return FromObserved(job.restarts, same, "numRestarts not reported");
+    case SignalKind::kCheckpointAge:
+      return FromObserved(job.checkpoint_age_ms, same, "no completed checkpoint");
+    case SignalKind::kCheckpointInterval:
+      return FromSettings(job, [](const CheckpointSettings& c) { return c.interval_ms; });
+    case SignalKind::kCheckpointTimeout:
+      return FromSettings(job, [](const CheckpointSettings& c) { return c.timeout_ms; });
+    case SignalKind::kTolerableFailedCheckpoints:
+      return FromSettings(job, [](const CheckpointSettings& c) { return c.tolerable_failures; });
+    case SignalKind::kCheckpointsFailed:
+      return FromObserved(job.checkpoints_failed, same, "not reported");
+    case SignalKind::kCheckpointsCompleted:
+      return FromObserved(job.checkpoints_completed, same, "not reported");
+    case SignalKind::kCheckpointDuration:
+      return FromObserved(job.checkpoint_duration_ms, same, "no completed checkpoint");
+    case SignalKind::kQps: return FromObserved(job.qps, same, "not reported");
+    case SignalKind::kBackpressure: return FromObserved(job.backpressure, same, "not reported");
+    case SignalKind::kLag: return FromObserved(job.lag, same, "not reported");
+    case SignalKind::kClusterUp:
+      if (cluster == nullptr) {
+        return {std::nullopt, "cluster " + job.cluster + " not in this cycle's observation"};
+      }
+      return {cluster->reachable ? 1.0 : 0.0, {}};
+    case SignalKind::kCustom: break;
   }
   auto it = job.signals.find(std::string(signal));
   if (it == job.signals.end()) return {std::nullopt, "no value from the TSDB for this job"};
   return FromObserved(it->second, same, "no value from the TSDB for this job");
 }
 
+// The entry for `name` in a vector sorted by name (the first of equal names), or nullptr.
+template <typename T>
+const T* FindSorted(const std::vector<std::pair<std::string_view, const T*>>& v,
+                    std::string_view name) {
+  auto it = std::lower_bound(v.begin(), v.end(), name,
+                             [](const auto& e, std::string_view n) { return e.first < n; });
+  return it != v.end() && it->first == name ? it->second : nullptr;
+}
+
+}  // namespace
+
+SignalReading ReadSignal(const JobSnapshot& job, std::string_view signal,
+                         const ClusterSnapshot* cluster) {
+  return Read(job, KindOf(signal), signal, cluster);
+}
+
 RuleEngine::RuleEngine(std::vector<CompiledRule> rules, RuleEngineOptions options)
-    : rules_(std::move(rules)), options_(options) {}
+    : rules_(std::move(rules)), options_(options) {
+  for (const CompiledRule& r : rules_) {
+    for (const SignalUse& use : r.expr.signals()) signal_names_.push_back(use.name);
+  }
+  std::sort(signal_names_.begin(), signal_names_.end());
+  signal_names_.erase(std::unique(signal_names_.begin(), signal_names_.end()), signal_names_.end());
+  for (const std::string& name : signal_names_) signal_kinds_.push_back(KindOf(name));
+  for (const CompiledRule& r : rules_) {
+    std::vector<std::size_t> slots;
+    for (const SignalUse& use : r.expr.signals()) {
+      slots.push_back(static_cast<std::size_t>(
+          std::lower_bound(signal_names_.begin(), signal_names_.end(), use.name) -
+          signal_names_.begin()));
+    }
+    slots_.push_back(std::move(slots));
+  }
+}
 
 bool RuleEngine::Applies(const CompiledRule& rule, const std::string& job) const {
   if (rule.spec.disabled_for.count(job) != 0) return false;
@@ -234,42 +305,70 @@ bool RuleEngine::Applies(const CompiledRule& rule, const std::string& job) const
 void RuleEngine::InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const {
   job.name = name;
   job.pairs.resize(rules_.size());
+  std::vector<std::size_t> capacities(signal_names_.size(), 0);
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     if (!Applies(rules_[i], name)) continue;
     Pair p;
     p.state_since_ms = now_ms;
     job.pairs[i] = std::move(p);
-    for (const SignalUse& use : rules_[i].expr.signals()) {
-      job.history.Track(use.name, use.window.count() > 0
-                                      ? SamplesToCover(use.window, options_.sample_interval)
-                                      : 1);
+    const std::vector<SignalUse>& uses = rules_[i].expr.signals();
+    for (std::size_t k = 0; k < uses.size(); ++k) {
+      const std::size_t need =
+          uses[k].window.count() > 0 ? SamplesToCover(uses[k].window, options_.sample_interval) : 1;
+      std::size_t& capacity = capacities[slots_[i][k]];
+      capacity = std::max(capacity, need);
     }
   }
-  job.signals = job.history.Signals();
+  for (std::size_t slot = 0; slot < capacities.size(); ++slot) {
+    if (capacities[slot] > 0) job.tracked.push_back(slot);
+  }
+  job.history = JobHistory(capacities);
+}
+
+std::string RuleEngine::Reason(std::size_t rule, const JobState& job, const Pair& pair) const {
+  return rules_[rule].expr.Evaluate(job.history, slots_[rule], pair.evaluated_at_ms).reason;
 }
 
 RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, std::int64_t now_ms,
                                     const std::vector<ClusterSnapshot>& clusters) {
   RuleEvaluation out;
-  std::map<std::string_view, const ClusterSnapshot*> cluster_by_name;
-  for (const ClusterSnapshot& c : clusters) cluster_by_name.emplace(c.name, &c);
-  std::map<std::string_view, const JobSnapshot*> current;
-  for (const JobSnapshot& s : snapshots) {
-    auto [it, inserted] = current.emplace(s.name, &s);
-    if (!inserted && Preferred(s, *it->second)) it->second = &s;
-  }
-  for (const auto& [name, snap] : current) {
-    auto it = jobs_.find(name);
-    if (it == jobs_.end()) {
-      it = jobs_.emplace(std::string(name), JobState{}).first;
-      InitJob(it->first, it->second, now_ms);
+  // Sorted by name, stable: of equal names the first listed wins, as in a map.
+  std::vector<std::pair<std::string_view, const ClusterSnapshot*>> cluster_by_name;
+  cluster_by_name.reserve(clusters.size());
+  for (const ClusterSnapshot& c : clusters) cluster_by_name.emplace_back(c.name, &c);
+  const auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::stable_sort(cluster_by_name.begin(), cluster_by_name.end(), by_name);
+  // The current instance of each job name, sorted by name (the order of jobs_).
+  std::vector<std::pair<std::string_view, const JobSnapshot*>> current;
+  current.reserve(snapshots.size());
+  for (const JobSnapshot& s : snapshots) current.emplace_back(s.name, &s);
+  std::stable_sort(current.begin(), current.end(), by_name);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < current.size(); ++i) {
+    if (kept > 0 && current[kept - 1].first == current[i].first) {
+      if (Preferred(*current[i].second, *current[kept - 1].second)) current[kept - 1] = current[i];
+    } else {
+      current[kept++] = current[i];
     }
   }
+  current.resize(kept);
+  {
+    auto hint = jobs_.begin();
+    for (const auto& [name, snap] : current) {
+      hint = jobs_.lower_bound(name);
+      if (hint == jobs_.end() || hint->first != name) {
+        hint = jobs_.emplace_hint(hint, std::string(name), JobState{});
+        InitJob(hint->first, hint->second, now_ms);
+      }
+    }
+  }
+  auto seen = current.begin();
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     const std::string& name = it->first;
     JobState& job = it->second;
-    auto seen = current.find(name);
-    if (seen == current.end()) {
+    // Every name in `current` is in jobs_, and both are sorted: walk them together.
+    const bool observed = seen != current.end() && seen->first == name;
+    if (!observed) {
       // Not observed this cycle: frozen, then forgotten.
       if (now_ms - job.last_seen_ms < options_.forget_after.count()) {
         ++it;
@@ -288,52 +387,65 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
       continue;
     }
     const JobSnapshot& snap = *seen->second;
+    ++seen;
     job.cluster = snap.cluster;
     job.job_id = snap.job_id;
     job.last_seen_ms = now_ms;
-    auto c = cluster_by_name.find(snap.cluster);
-    const ClusterSnapshot* cluster = c == cluster_by_name.end() ? nullptr : c->second;
-    for (const std::string& signal : job.signals) {
-      SignalReading r = ReadSignal(snap, signal, cluster);
-      job.history.Record(signal, now_ms, r.value, std::move(r.why_unknown));
+    const ClusterSnapshot* cluster = FindSorted(cluster_by_name, snap.cluster);
+    job.history.BeginInstant(now_ms);
+    for (const std::size_t slot : job.tracked) {
+      const SignalReading r = Read(snap, signal_kinds_[slot], signal_names_[slot], cluster);
+      job.history.Set(slot, r.value, r.why_unknown);
     }
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       if (!job.pairs[i]) continue;
-      Step(rules_[i], job, *job.pairs[i], rules_[i].expr.Evaluate(job.history, now_ms), now_ms,
-           out);
+      Step(i, job, *job.pairs[i],
+           rules_[i].expr.EvaluateWithoutReason(job.history, slots_[i], now_ms), now_ms, out);
     }
     ++it;
   }
   for (const auto& [name, job] : jobs_) {
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       const auto& pair = job.pairs[i];
-      if (pair && pair->reported == RuleState::kFiring) {
-        Finding f = MakeFinding(rules_[i], job, *pair);
-        if (job.last_seen_ms != now_ms) {
-          f.reason = "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
-                     "; last known: " + pair->last_known_reason;
-        }
-        out.findings.push_back(std::move(f));
+      if (!pair || pair->reported != RuleState::kFiring) continue;
+      std::string reason;
+      if (job.last_seen_ms != now_ms) {
+        reason = "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
+                 "; last known: " + pair->last_known_reason;
+      } else if (pair->data_known) {
+        // Evaluated known just now while firing: the last known reason is this evaluation's.
+        reason = pair->last_known_reason;
+      } else {
+        reason = "data unknown now (" + Reason(i, job, *pair) +
+                 "); last known: " + pair->last_known_reason;
       }
+      out.findings.push_back(MakeFinding(rules_[i], job, *pair, std::move(reason)));
     }
   }
   return out;
 }
 
-void RuleEngine::Step(const CompiledRule& rule, const JobState& job, Pair& pair,
-                      const Evaluation& ev, std::int64_t now_ms, RuleEvaluation& out) const {
-  pair.last = ev;
+void RuleEngine::Step(std::size_t rule_index, const JobState& job, Pair& pair, const Evaluation& ev,
+                      std::int64_t now_ms, RuleEvaluation& out) const {
+  const CompiledRule& rule = rules_[rule_index];
+  pair.truth = ev.truth;
+  pair.subject = ev.subject;
   pair.evaluated = true;
   pair.evaluated_at_ms = now_ms;
+  // The reason of this evaluation, computed at most once and only when needed.
+  std::optional<std::string> reason;
+  const auto full_reason = [&]() -> const std::string& {
+    if (!reason) reason = Reason(rule_index, job, pair);
+    return *reason;
+  };
   const std::int64_t for_ms = rule.spec.for_duration.count();
   const std::int64_t keep_ms = rule.spec.keep_firing_for.count();
   const RuleState before = pair.known;
-  std::string reason = ev.reason;
+  std::string suffix;  // what the transition's reason adds to the evaluation's
   if (ev.truth == Truth::kUnknown) {
     pair.data_known = false;
   } else {
     pair.data_known = true;
-    pair.last_known_reason = ev.reason;
     pair.last_known_subject = ev.subject;
     if (ev.truth == Truth::kTrue) {
       pair.false_since_ms.reset();
@@ -345,9 +457,9 @@ void RuleEngine::Step(const CompiledRule& rule, const JobState& job, Pair& pair,
         if (now_ms - pair.active_since_ms >= for_ms) {
           pair.known = RuleState::kFiring;
           pair.firing_since_ms = now_ms;
-          if (for_ms > 0) reason += "; held for " + Ago(now_ms - pair.active_since_ms);
+          if (for_ms > 0) suffix = "; held for " + Ago(now_ms - pair.active_since_ms);
         } else if (before != RuleState::kPending) {
-          reason += "; fires if it holds for " + FormatDuration(rule.spec.for_duration);
+          suffix = "; fires if it holds for " + FormatDuration(rule.spec.for_duration);
         }
       }
     } else if (pair.known == RuleState::kPending) {
@@ -359,21 +471,28 @@ void RuleEngine::Step(const CompiledRule& rule, const JobState& job, Pair& pair,
         pair.known = RuleState::kInactive;
         pair.false_since_ms.reset();
         if (keep_ms > 0) {
-          reason += "; false for " + Ago(false_for) + " (keep_firing_for " +
-                    FormatDuration(rule.spec.keep_firing_for) + ")";
+          suffix = "; false for " + Ago(false_for) + " (keep_firing_for " +
+                   FormatDuration(rule.spec.keep_firing_for) + ")";
         }
       }
+    }
+    if (pair.known == RuleState::kFiring) {
+      pair.last_known_reason = full_reason();
+    } else if (!pair.last_known_reason.empty()) {
+      std::string().swap(pair.last_known_reason);
     }
   }
   const RuleState target =
       !pair.data_known && pair.known == RuleState::kInactive ? RuleState::kUnknown : pair.known;
-  if (target != pair.reported) Transition(rule, job, pair, target, now_ms, std::move(reason), out);
+  if (target != pair.reported) {
+    Transition(rule, job, pair, target, now_ms, full_reason() + suffix, out);
+  }
 }
 
 std::map<std::string, std::string> RuleEngine::Vars(const CompiledRule& rule, const JobState& job,
                                                     const Pair& pair) const {
   const std::optional<ExprValue>& subject =
-      pair.data_known ? pair.last.subject : pair.last_known_subject;
+      pair.data_known ? pair.subject : pair.last_known_subject;
   std::map<std::string, std::string> vars;
   vars["job"] = job.name;
   vars["cluster"] = job.cluster;
@@ -405,8 +524,8 @@ void RuleEngine::Transition(const CompiledRule& rule, const JobState& job, Pair&
   out.transitions.push_back(std::move(t));
 }
 
-Finding RuleEngine::MakeFinding(const CompiledRule& rule, const JobState& job,
-                                const Pair& pair) const {
+Finding RuleEngine::MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair,
+                                std::string reason) const {
   Finding f;
   f.rule = rule.spec.name;
   f.job = job.name;
@@ -415,17 +534,16 @@ Finding RuleEngine::MakeFinding(const CompiledRule& rule, const JobState& job,
   f.severity = rule.spec.severity;
   f.action = rule.spec.action;
   f.firing_since_ms = pair.firing_since_ms;
-  f.reason = pair.data_known ? pair.last.reason
-                             : "data unknown now (" + pair.last.reason +
-                                   "); last known: " + pair.last_known_reason;
+  f.reason = std::move(reason);
   const auto vars = Vars(rule, job, pair);
   for (const auto& [k, v] : rule.spec.labels) f.labels[k] = RenderTemplate(v, vars);
   for (const auto& [k, v] : rule.spec.annotations) f.annotations[k] = RenderTemplate(v, vars);
   return f;
 }
 
-RuleStatus RuleEngine::MakeStatus(const CompiledRule& rule, const std::string& job_name,
+RuleStatus RuleEngine::MakeStatus(std::size_t rule_index, const std::string& job_name,
                                   const JobState* job, const Pair* pair) const {
+  const CompiledRule& rule = rules_[rule_index];
   RuleStatus s;
   s.rule = rule.spec.name;
   s.job = job_name;
@@ -446,9 +564,9 @@ RuleStatus RuleEngine::MakeStatus(const CompiledRule& rule, const std::string& j
   }
   s.state = pair->reported;
   s.data_known = pair->data_known;
-  s.truth = pair->last.truth;
-  s.value = pair->last.subject;
-  s.reason = pair->last.reason;
+  s.truth = pair->truth;
+  s.value = pair->subject;
+  s.reason = Reason(rule_index, *job, *pair);
   s.state_since_ms = pair->state_since_ms;
   s.active_since_ms = pair->known == RuleState::kInactive ? 0 : pair->active_since_ms;
   s.evaluated = true;
@@ -462,7 +580,7 @@ std::vector<RuleStatus> RuleEngine::Explain(std::string_view job) const {
   const JobState* state = it == jobs_.end() ? nullptr : &it->second;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Pair* pair = state != nullptr && state->pairs[i] ? &*state->pairs[i] : nullptr;
-    out.push_back(MakeStatus(rules_[i], std::string(job), state, pair));
+    out.push_back(MakeStatus(i, std::string(job), state, pair));
   }
   return out;
 }
@@ -472,7 +590,7 @@ std::vector<RuleStatus> RuleEngine::Statuses() const {
   for (const auto& [name, job] : jobs_) {
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       if (job.pairs[i] && job.pairs[i]->evaluated) {
-        out.push_back(MakeStatus(rules_[i], name, &job, &*job.pairs[i]));
+        out.push_back(MakeStatus(i, name, &job, &*job.pairs[i]));
       }
     }
   }
@@ -482,6 +600,12 @@ std::vector<RuleStatus> RuleEngine::Statuses() const {
 std::size_t RuleEngine::SampleCount() const {
   std::size_t n = 0;
   for (const auto& [name, job] : jobs_) n += job.history.SampleCount();
+  return n;
+}
+
+std::size_t RuleEngine::HistoryBytes() const {
+  std::size_t n = 0;
+  for (const auto& [name, job] : jobs_) n += job.history.RingBytes();
   return n;
 }
 

@@ -27,6 +27,7 @@
 
 #include "rules/decision.h"
 #include "rules/expr.h"
+#include "rules/job_history.h"
 #include "rules/signal_history.h"
 #include "rules/snapshot.h"
 
@@ -122,6 +123,9 @@ struct RuleEvaluation {
   std::vector<Finding> findings;            // every firing pair, same order
 };
 
+// Where a signal's value comes from in a JobSnapshot (the enumerators are in rule_engine.cc).
+enum class SignalKind : std::uint8_t;
+
 class RuleEngine {
  public:
   explicit RuleEngine(std::vector<CompiledRule> rules, RuleEngineOptions options = {});
@@ -142,32 +146,39 @@ class RuleEngine {
   std::vector<RuleStatus> Statuses() const;
 
   const std::vector<CompiledRule>& rules() const { return rules_; }
-  // Samples held over all jobs' histories (memory accounting: 16 bytes each).
+  // Samples held over all jobs' histories.
   std::size_t SampleCount() const;
+  // Bytes of the rings that hold them (allocated in full when a job is first seen).
+  std::size_t HistoryBytes() const;
   // Jobs with a history (seen within forget_after).
   std::size_t JobCount() const { return jobs_.size(); }
 
  private:
-  // The state machine of one (rule, job) pair.
+  // The state machine of one (rule, job) pair. Its last evaluation's reason is not kept: the
+  // job's history is unchanged until the pair is next evaluated, so the reason is computed again
+  // when explain, a transition or a finding needs it.
   struct Pair {
     RuleState known = RuleState::kInactive;     // last known: inactive, pending or firing
     RuleState reported = RuleState::kInactive;  // what transitions and explain show
     bool data_known = true;
+    bool evaluated = false;
+    Truth truth = Truth::kUnknown;  // of the last evaluation
     std::int64_t state_since_ms = 0;
     std::int64_t active_since_ms = 0;  // pending/firing: when the condition first held
     std::int64_t firing_since_ms = 0;
     std::optional<std::int64_t> false_since_ms;  // firing: first false evaluation since true
-    bool evaluated = false;
     std::int64_t evaluated_at_ms = 0;
-    Evaluation last;                              // the last evaluation
-    std::string last_known_reason;                // of the last known (true/false) evaluation
-    std::optional<ExprValue> last_known_subject;  // its $value
+    std::optional<ExprValue> subject;             // $value of the last evaluation
+    std::optional<ExprValue> last_known_subject;  // of the last known (true/false) evaluation
+    // The reason of the last known evaluation, kept only while `known` is firing: only a firing
+    // pair shows it (in its finding, while its data is unknown or its job is not observed).
+    std::string last_known_reason;
   };
   // One job name: its history, its current instance and its pairs.
   struct JobState {
-    std::string name;  // the job name (the map key)
-    SignalHistory history;
-    std::vector<std::string> signals;  // tracked in `history`, recorded every cycle
+    std::string name;                  // the job name (the map key)
+    JobHistory history;                // slots are indices into signal_names_
+    std::vector<std::size_t> tracked;  // the slots tracked in `history`, recorded every cycle
     std::string cluster;
     std::string job_id;
     std::int64_t last_seen_ms = 0;
@@ -176,18 +187,26 @@ class RuleEngine {
 
   bool Applies(const CompiledRule& rule, const std::string& job) const;
   void InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const;
-  void Step(const CompiledRule& rule, const JobState& job, Pair& pair, const Evaluation& ev,
+  // The reason of the pair's last evaluation, evaluated again over the unchanged history.
+  std::string Reason(std::size_t rule, const JobState& job, const Pair& pair) const;
+  void Step(std::size_t rule, const JobState& job, Pair& pair, const Evaluation& ev,
             std::int64_t now_ms, RuleEvaluation& out) const;
   void Transition(const CompiledRule& rule, const JobState& job, Pair& pair, RuleState to,
                   std::int64_t now_ms, std::string reason, RuleEvaluation& out) const;
   std::map<std::string, std::string> Vars(const CompiledRule& rule, const JobState& job,
                                           const Pair& pair) const;
-  Finding MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair) const;
-  RuleStatus MakeStatus(const CompiledRule& rule, const std::string& job_name, const JobState* job,
+  Finding MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair,
+                      std::string reason) const;
+  RuleStatus MakeStatus(std::size_t rule, const std::string& job_name, const JobState* job,
                         const Pair* pair) const;
 
   std::vector<CompiledRule> rules_;
   RuleEngineOptions options_;
+  // Every signal any rule reads, sorted by name: a signal's index here is its slot in every
+  // job's history.
+  std::vector<std::string> signal_names_;
+  std::vector<SignalKind> signal_kinds_;         // by slot
+  std::vector<std::vector<std::size_t>> slots_;  // by rule: the slot of each of its signals
   std::map<std::string, JobState, std::less<>> jobs_;
 };
 

@@ -1,0 +1,118 @@
+#pragma once
+
+// The recent values of one job's signals as the rule engine records them: every tracked signal at
+// the same instants (once per cycle). One ring of times is shared by all signals and each signal
+// keeps only its values, in a ring of its own capacity, so a sample costs 8 bytes (its value)
+// instead of SignalHistory's 16, and reading a signal needs no name lookup: signals are slots
+// (small integers) that the owner assigns. Pure data: no clock, every time is passed in (epoch
+// milliseconds).
+//
+// Each slot behaves exactly like a SignalHistory series of the same capacity that is recorded at
+// the same instants: the same samples, the same why_unknown, cleared at the same clock jumps.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flinkguard {
+
+class JobHistory {
+ public:
+  // The samples of one slot, oldest first: a view valid until the history is next modified.
+  class Series {
+   public:
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    // The i-th sample's time and value, 0 = oldest (NaN = unknown). Require i < size().
+    std::int64_t time(std::size_t i) const { return times_[Wrap(t_first_ + i, t_cap_)]; }
+    double value(std::size_t i) const { return values_[Wrap(v_first_ + i, v_cap_)]; }
+    std::int64_t newest_time() const { return time(size_ - 1); }
+    double newest_value() const { return value(size_ - 1); }
+    // The number of samples with time <= t (times strictly increase, oldest first).
+    std::size_t CountAtOrBefore(std::int64_t t) const;
+    // The number of samples with time < t.
+    std::size_t CountBefore(std::int64_t t) const;
+    // Calls f(value) for the samples from..size()-1, oldest first.
+    template <typename F>
+    void ForEachValue(std::size_t from, F&& f) const {
+      if (from >= size_) return;
+      std::size_t p = Wrap(v_first_ + from, v_cap_);
+      std::size_t left = size_ - from;
+      while (left > 0) {
+        const std::size_t run = std::min(left, v_cap_ - p);
+        for (const double* v = values_ + p; v != values_ + p + run; ++v) f(*v);
+        left -= run;
+        p = 0;
+      }
+    }
+
+   private:
+    friend class JobHistory;
+    // i < 2 * cap always holds here, so one subtraction wraps.
+    static std::size_t Wrap(std::size_t i, std::size_t cap) { return i >= cap ? i - cap : i; }
+
+    const std::int64_t* times_ = nullptr;
+    std::size_t t_cap_ = 1;
+    std::size_t t_first_ = 0;  // physical index of the oldest sample's time
+    const double* values_ = nullptr;
+    std::size_t v_cap_ = 1;
+    std::size_t v_first_ = 0;  // physical index of the oldest sample's value
+    std::size_t size_ = 0;
+  };
+
+  // `capacities[slot]` is how many samples the slot keeps; 0 means the slot is not tracked. All
+  // memory is allocated here, once: 8 bytes per sample of every slot plus 8 per sample of the
+  // largest one.
+  explicit JobHistory(const std::vector<std::size_t>& capacities);
+  // No slot tracked.
+  JobHistory() : JobHistory(std::vector<std::size_t>{}) {}
+
+  // Starts the instant `t_ms` for every tracked slot, with every value unknown ("unknown") until
+  // Set(). An instant at the newest one's time replaces it (one value per instant). An instant
+  // older than the newest means the wall clock went back: every ring is cleared and starts again
+  // from this instant, so no window ever spans a clock jump.
+  void BeginInstant(std::int64_t t_ms);
+  // Sets a tracked slot's value at the newest instant: nullopt or NaN is unknown, with
+  // `why_unknown` ("unknown" when empty). Requires BeginInstant() before; ignores untracked slots.
+  void Set(std::size_t slot, std::optional<double> value, std::string_view why_unknown);
+
+  std::size_t slot_count() const { return slots_.size(); }
+  bool tracked(std::size_t slot) const { return slot < slots_.size() && slots_[slot].capacity > 0; }
+  std::size_t capacity(std::size_t slot) const { return tracked(slot) ? slots_[slot].capacity : 0; }
+  // The samples of a tracked slot. Requires tracked(slot).
+  Series series(std::size_t slot) const;
+  // Why the newest sample of a slot is unknown; "" when it is known or there is none.
+  const std::string& why_unknown(std::size_t slot) const { return slots_[slot].why_unknown; }
+
+  // Samples held now, over every slot (what a SignalHistory would hold).
+  std::size_t SampleCount() const;
+  // Bytes of the rings of times and values (their full capacity).
+  std::size_t RingBytes() const {
+    return times_.size() * sizeof(std::int64_t) + values_.size() * sizeof(double);
+  }
+
+ private:
+  struct Slot {
+    std::size_t offset = 0;  // of the slot's ring in values_
+    std::size_t capacity = 0;
+    std::size_t newest = 0;  // physical index of the newest value in the ring
+    std::string why_unknown;
+  };
+  // Where the oldest of `size` samples is in a ring whose newest is at `newest`.
+  static std::size_t First(std::size_t newest, std::size_t size, std::size_t capacity) {
+    const std::size_t first = newest + 1 >= size ? newest + 1 - size : newest + 1 + capacity - size;
+    return first == capacity ? 0 : first;
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<std::int64_t> times_;  // ring of the largest capacity
+  std::size_t times_newest_ = 0;     // physical index of the newest time
+  std::vector<double> values_;       // every slot's ring, one after the other
+  std::uint64_t instants_ = 0;       // instants since the last clear
+};
+
+}  // namespace flinkguard
