@@ -4,7 +4,7 @@
 // of the known one for the other half), as the loop writes them. Prints rows per second, time
 // per cycle, the file's size, and one retention pass. Asserts nothing.
 //
-//   history_bench [--jobs N] [--cycles N] [--transitions N] [--dir DIR]
+//   history_bench [--jobs N] [--cycles N] [--transitions N] [--retention-every N] [--dir DIR]
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -56,7 +56,7 @@ std::string Summary(int job, int cycle) {
          std::to_string(1'000 + job % 5'000) + "}";
 }
 
-int Run(int jobs, int cycles, int transitions, const std::string& base_dir) {
+int Run(int jobs, int cycles, int transitions, int retention_every, const std::string& base_dir) {
   std::string templ = base_dir + "/history-bench-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
     std::perror(("mkdtemp " + templ).c_str());
@@ -137,6 +137,15 @@ int Run(int jobs, int cycles, int transitions, const std::string& base_dir) {
         break;
       }
       rows_per_cycle = rows;
+      // As the agent would every so often (outside the timed cycle): keep 20 points per job.
+      if (retention_every > 0 && (c + 1) % retention_every == 0) {
+        const auto rstart = Clock::now();
+        auto report = store.ApplyRetention(now, RetentionPolicy{});
+        if (report) {
+          std::printf("          retention: %lld rows deleted in %.1f ms\n",
+                      static_cast<long long>(report->rows_deleted), Ms(Clock::now() - rstart));
+        }
+      }
       cycle_ms.push_back(Ms(took));
       cycle_cpu_ms.push_back(cpu);
       std::printf("cycle %2d: %7.1f ms (cpu %7.1f ms), %lld rows, db %.1f MiB + wal %.1f MiB\n", c,
@@ -161,6 +170,19 @@ int Run(int jobs, int cycles, int transitions, const std::string& base_dir) {
                   cpu_sorted[cpu_sorted.size() / 2], cycle_cpu_ms.back());
       std::printf("rows/s at the median: %.0f\n",
                   static_cast<double>(rows_per_cycle) / (median / 1000.0));
+
+      // The reads a person's `history` query makes, over everything written.
+      {
+        const auto qstart = Clock::now();
+        auto obs = store.Observations(names[0], t0);
+        const auto qobs = Clock::now() - qstart;
+        auto points = store.RestorePoints(names[0]);
+        const auto qpoints = Clock::now() - qstart - qobs;
+        if (obs && points) {
+          std::printf("read one job: %zu observations in %.1f ms, %zu restore points in %.2f ms\n",
+                      obs->size(), Ms(qobs), points->size(), Ms(qpoints));
+        }
+      }
 
       // One retention pass that has work: keep 5 restore points per job, rows within 8 cycles.
       RetentionPolicy policy;
@@ -195,6 +217,7 @@ int main(int argc, char** argv) {
   int jobs = 10'000;
   int cycles = 10;
   int transitions = 100;
+  int retention_every = 0;
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = tmp && *tmp ? tmp : "/tmp";
   app.add_option("--jobs", jobs, "jobs (one observation and one restore point each per cycle)")
@@ -202,8 +225,11 @@ int main(int argc, char** argv) {
   app.add_option("--cycles", cycles, "cycles to run")->check(CLI::PositiveNumber);
   app.add_option("--transitions", transitions, "rule transitions per cycle")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--retention-every", retention_every,
+                 "ApplyRetention (default policy) after every N cycles, untimed; 0 = never")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--dir", dir, "where the temporary database directory is made")
       ->check(CLI::ExistingDirectory);
   CLI11_PARSE(app, argc, argv);
-  return flinkguard::Run(jobs, cycles, transitions, dir);
+  return flinkguard::Run(jobs, cycles, transitions, retention_every, dir);
 }
