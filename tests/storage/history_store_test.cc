@@ -494,6 +494,26 @@ TEST_CASE("a fresh file is migrated to the current schema version; reopening doe
   }
 }
 
+TEST_CASE("a migration that fails is rolled back whole and the file stays at its version") {
+  testing::TempDir dir("fg-history");
+  const std::string path = dir.File("history.db");
+  {
+    // A database of something else that happens to have a table called outbox.
+    auto db = SqliteDb::Open(path, 0);
+    REQUIRE(db.has_value());
+    REQUIRE((*db)->Exec("CREATE TABLE outbox (x); INSERT INTO outbox VALUES (1);"));
+  }
+  auto store = SqliteHistoryStore::Open(path);
+  REQUIRE_FALSE(store.has_value());
+  CHECK(store.error().kind == ErrorKind::kPermanent);
+  CHECK(Contains(store.error().message, "migrating to schema version 1"));
+  CHECK(Contains(store.error().message, "outbox"));
+  RawDb raw(path);
+  CHECK(raw.Scalar("PRAGMA user_version") == "0");
+  CHECK(raw.Scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'recoveries'") == "0");
+  CHECK(raw.Count("outbox") == 1);
+}
+
 TEST_CASE("a file of garbage is refused with kInvalid and left byte for byte as it was") {
   testing::TempDir dir("fg-history");
   const std::string path = dir.File("history.db");
