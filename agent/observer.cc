@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <string_view>
 
 namespace flinkguard {
 namespace {
@@ -455,7 +456,7 @@ class Observer::Cycle {
   void FetchMetrics(ClusterState& c, JobState& js, bool with_details) {
     const std::string path = "/jobs/" + js.snap.job_id + "/metrics?get=" + kJobMetrics;
     Get(c, path, [this, &c, &js, path, with_details](Result<HttpResponse> r) {
-      auto m = c.client.Handle("GET", path, std::move(r), ParseMetricList);
+      auto m = c.client.Handle("GET", path, std::move(r), ScanMetricList);
       JobSnapshot& s = js.snap;
       if (!m) {
         Problem(m.error().message);
@@ -466,13 +467,18 @@ class Observer::Cycle {
         UpdateCheckpointAge(c, js);
         return;
       }
-      std::map<std::string, double> values;
-      for (const MetricEntry& e : *m) {
-        if (auto d = e.AsDouble(); d && std::isfinite(*d)) values[e.id] = *d;
-      }
+      // A handful of entries: a scan beats building a map for every job on every cycle.
+      auto value_of = [&](std::string_view id) -> std::optional<double> {
+        std::optional<double> found;
+        for (const MetricEntry& e : *m) {
+          if (e.id != id) continue;
+          if (auto d = e.AsDouble(); d && std::isfinite(*d)) found = *d;  // the last one wins
+        }
+        return found;
+      };
       auto set = [&](Observed<std::int64_t>& field, const char* id) {
-        if (auto it = values.find(id); it != values.end() && it->second >= 0) {
-          field.SetFresh(static_cast<std::int64_t>(it->second), now_ms_);
+        if (auto v = value_of(id); v && *v >= 0) {
+          field.SetFresh(static_cast<std::int64_t>(*v), now_ms_);
         } else {
           // Missing is not zero: right after a (re)start the metric store may not have it yet.
           field.MarkStale(std::string(id) + " not reported yet");
@@ -607,7 +613,7 @@ class Observer::Cycle {
       const std::string path = "/jobs/" + js.snap.job_id + "/vertices/" + vid +
                                "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum";
       Get(c, path, [this, &c, &js, path, total, pending, failed](Result<HttpResponse> r) {
-        auto m = c.client.Handle("GET", path, std::move(r), ParseAggregatedMetrics);
+        auto m = c.client.Handle("GET", path, std::move(r), ScanAggregatedMetrics);
         if (!m) {
           *failed = m.error().message;
         } else if (m->empty() || !(*m)[0].sum) {

@@ -1,5 +1,9 @@
 #include "agent/flink/flink_parse.h"
 
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <charconv>
 #include <sstream>
 
@@ -372,6 +376,174 @@ Result<std::vector<AggregatedMetric>> ParseAggregatedMetrics(std::string_view bo
   }
   if (!r.ok()) return Fail(r.ToError());
   return out;
+}
+
+namespace {
+
+// SAX handlers for a bare array of flat objects ({"id": ..., ...}). Each accepts only the shape
+// the agent expects — the array, objects in it, the wanted keys with the wanted types (the first
+// occurrence of a key wins, as FindMember does) — and stops at anything else, so the caller can
+// fall back to the document parser for the exact result or Error.
+template <typename Derived>
+class FlatObjectArrayHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Derived> {
+ public:
+  bool Default() { return depth_ == 2 ? !Wanted() : depth_ > 2; }
+  bool Null() {
+    if (depth_ != 2) return depth_ > 2;
+    return static_cast<Derived*>(this)->OnNull();
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    if (depth_ != 2) return depth_ > 2;
+    return static_cast<Derived*>(this)->OnString(std::string_view(s, n));
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    if (depth_ == 2) key_ = static_cast<Derived*>(this)->KeyIndex(std::string_view(s, n));
+    return true;
+  }
+  bool StartObject() {
+    if (depth_ == 0 || (depth_ == 2 && Wanted())) return false;
+    if (depth_ == 1) static_cast<Derived*>(this)->BeginEntry();
+    ++depth_;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType /*members*/) {
+    --depth_;
+    return depth_ != 1 || static_cast<Derived*>(this)->EndEntry();
+  }
+  bool StartArray() {
+    if (depth_ == 1 || (depth_ == 2 && Wanted())) return false;
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType /*elements*/) {
+    --depth_;
+    return true;
+  }
+  bool Number(double v) {
+    if (depth_ != 2) return depth_ > 2;
+    return static_cast<Derived*>(this)->OnNumber(v);
+  }
+  bool Int(int v) { return Number(static_cast<double>(v)); }
+  bool Uint(unsigned v) { return Number(static_cast<double>(v)); }
+  bool Int64(std::int64_t v) { return Number(static_cast<double>(v)); }
+  bool Uint64(std::uint64_t v) { return Number(static_cast<double>(v)); }
+  bool Double(double v) { return Number(v); }
+
+ protected:
+  bool Wanted() const { return key_ >= 0; }
+  int key_ = -1;  // index of the current key among the wanted ones; -1: not wanted
+
+ private:
+  int depth_ = 0;  // 1: in the top-level array, 2: in one of its objects, 3+: nested deeper
+};
+
+class MetricListHandler : public FlatObjectArrayHandler<MetricListHandler> {
+ public:
+  std::vector<MetricEntry> out;
+
+  int KeyIndex(std::string_view k) const { return k == "id" ? 0 : (k == "value" ? 1 : -1); }
+  void BeginEntry() {
+    entry_ = MetricEntry{};
+    seen_id_ = seen_value_ = false;
+  }
+  bool EndEntry() {
+    if (!seen_id_) return false;
+    out.push_back(std::move(entry_));
+    return true;
+  }
+  bool OnNull() {
+    if (key_ == 0) return false;  // a null id is missing: the document parser says so
+    if (key_ == 1) seen_value_ = true;
+    return true;
+  }
+  bool OnString(std::string_view v) {
+    if (key_ == 0 && !seen_id_) {
+      entry_.id.assign(v);
+      seen_id_ = true;
+    } else if (key_ == 1 && !seen_value_) {
+      entry_.value = std::string(v);
+      seen_value_ = true;
+    }
+    return true;
+  }
+  bool OnNumber(double /*v*/) { return !Wanted(); }  // values are strings on the wire
+
+ private:
+  MetricEntry entry_;
+  bool seen_id_ = false;
+  bool seen_value_ = false;
+};
+
+class AggregatedHandler : public FlatObjectArrayHandler<AggregatedHandler> {
+ public:
+  std::vector<AggregatedMetric> out;
+
+  int KeyIndex(std::string_view k) const {
+    static constexpr std::string_view kKeys[] = {"id", "min", "max", "avg", "sum", "skew"};
+    for (int i = 0; i < 6; ++i) {
+      if (k == kKeys[i]) return i;
+    }
+    return -1;
+  }
+  void BeginEntry() {
+    entry_ = AggregatedMetric{};
+    seen_ = 0;
+  }
+  bool EndEntry() {
+    if ((seen_ & 1U) == 0) return false;
+    out.push_back(std::move(entry_));
+    return true;
+  }
+  bool OnNull() {
+    if (key_ == 0) return false;
+    if (key_ > 0) seen_ |= 1U << key_;
+    return true;
+  }
+  bool OnString(std::string_view v) {
+    if (key_ == 0) {
+      if ((seen_ & 1U) == 0) entry_.id.assign(v);
+      seen_ |= 1U;
+      return true;
+    }
+    return !Wanted();  // "NaN" and friends as strings: left to the document parser
+  }
+  bool OnNumber(double v) {
+    if (key_ == 0) return false;
+    if (key_ > 0 && (seen_ & (1U << key_)) == 0) {
+      std::optional<double>* fields[] = {nullptr,     &entry_.min, &entry_.max,
+                                         &entry_.avg, &entry_.sum, &entry_.skew};
+      *fields[key_] = v;
+      seen_ |= 1U << key_;
+    }
+    return true;
+  }
+
+ private:
+  AggregatedMetric entry_;
+  unsigned seen_ = 0;  // bit per key index: its first occurrence was read
+};
+
+template <typename Handler>
+bool Scan(std::string_view body, Handler& handler) {
+  rapidjson::MemoryStream ms(body.data(), body.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  return !reader.Parse<rapidjson::kParseNanAndInfFlag>(is, handler).IsError();
+}
+
+}  // namespace
+
+Result<std::vector<MetricEntry>> ScanMetricList(std::string_view body, const std::string& context) {
+  MetricListHandler h;
+  if (!body.empty() && Scan(body, h)) return std::move(h.out);
+  return ParseMetricList(body, context);
+}
+
+Result<std::vector<AggregatedMetric>> ScanAggregatedMetrics(std::string_view body,
+                                                            const std::string& context) {
+  AggregatedHandler h;
+  if (!body.empty() && Scan(body, h)) return std::move(h.out);
+  return ParseAggregatedMetrics(body, context);
 }
 
 Result<std::optional<RootException>> ParseRootException(std::string_view body,

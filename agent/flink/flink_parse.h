@@ -28,6 +28,13 @@ Result<std::vector<MetricEntry>> ParseMetricList(std::string_view body,
 // GET .../metrics?agg=: a bare array of {"id", "min"?, "max"?, "avg"?, "sum"?, "skew"?}.
 Result<std::vector<AggregatedMetric>> ParseAggregatedMetrics(std::string_view body,
                                                              const std::string& context);
+// The same results (values and Errors) as ParseMetricList / ParseAggregatedMetrics for every
+// body, for the reads made for every job on every cycle: the usual well-formed body is read with
+// rapidjson's SAX reader, without building a document (whose 64 KiB pool per response costs
+// more than the parse); anything else is handed to the document parsers above.
+Result<std::vector<MetricEntry>> ScanMetricList(std::string_view body, const std::string& context);
+Result<std::vector<AggregatedMetric>> ScanAggregatedMetrics(std::string_view body,
+                                                            const std::string& context);
 // GET /jobs/:id/exceptions in the 1.x (root-exception + exceptionHistory) or 2.x
 // (exceptionHistory only) shape. std::nullopt when the job has no recorded exception.
 Result<std::optional<RootException>> ParseRootException(std::string_view body,

@@ -361,3 +361,116 @@ TEST_CASE("job control replies, jars, task managers and error bodies") {
   REQUIRE(err->size() == 1);
   CHECK((*err)[0].find("leader election") != std::string::npos);
 }
+
+namespace {
+
+// "" when the scan and the document parser agree on `body` (values and error text).
+std::string MetricListsDiffer(const std::string& body) {
+  auto a = ParseMetricList(body, "ctx");
+  auto b = ScanMetricList(body, "ctx");
+  if (a.has_value() != b.has_value()) return "one failed, the other did not";
+  if (!a) return a.error().message == b.error().message ? "" : "errors differ";
+  if (a->size() != b->size()) return "sizes differ";
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    if ((*a)[i].id != (*b)[i].id || (*a)[i].value != (*b)[i].value) return "entry differs";
+  }
+  return "";
+}
+
+bool SameDouble(const std::optional<double>& x, const std::optional<double>& y) {
+  if (x.has_value() != y.has_value()) return false;
+  if (!x) return true;
+  return (std::isnan(*x) && std::isnan(*y)) || *x == *y;
+}
+
+std::string AggregatesDiffer(const std::string& body) {
+  auto a = ParseAggregatedMetrics(body, "ctx");
+  auto b = ScanAggregatedMetrics(body, "ctx");
+  if (a.has_value() != b.has_value()) return "one failed, the other did not";
+  if (!a) return a.error().message == b.error().message ? "" : "errors differ";
+  if (a->size() != b->size()) return "sizes differ";
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const AggregatedMetric& x = (*a)[i];
+    const AggregatedMetric& y = (*b)[i];
+    if (x.id != y.id || !SameDouble(x.min, y.min) || !SameDouble(x.max, y.max) ||
+        !SameDouble(x.avg, y.avg) || !SameDouble(x.sum, y.sum) || !SameDouble(x.skew, y.skew))
+      return "entry differs";
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the metric scans give what the document parsers give, on every sample and odd body") {
+  int compared = 0;
+  for (const char* dir : {"real", "docs-example", "synthetic"}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(FlinkRestDir() + "/samples/" + dir)) {
+      const std::string file = entry.path().filename().string();
+      CAPTURE(file);
+      const std::string body = ReadFile(entry.path().string());
+      // Every body, metric or not: a body of another shape must end in the same Error.
+      CHECK(MetricListsDiffer(body) == "");
+      CHECK(AggregatesDiffer(body) == "");
+      ++compared;
+    }
+  }
+  CHECK(compared > 30);
+  const std::vector<std::string> odd = {
+      "",
+      " ",
+      "[]",
+      "[ ]  ",
+      "{}",
+      "null",
+      "42",
+      "\"x\"",
+      "[1]",
+      "[[]]",
+      "[null]",
+      "[{}]",
+      R"([{"id":"a"}])",
+      R"([{"id":"a","value":"1"},{"id":"b","value":"2.5"}])",
+      R"([{"id":"a","value":null}])",
+      R"([{"id":"a","value":"1","value":"2"}])",
+      R"([{"id":"a","value":null,"value":"2"}])",
+      R"([{"id":"a","id":"b","value":"1"}])",
+      R"([{"id":null,"id":"b"}])",
+      R"([{"id":1}])",
+      R"([{"id":"a","value":1}])",
+      R"([{"id":"a","value":true}])",
+      R"([{"id":"a","value":{"x":1}}])",
+      R"([{"id":"a","value":["1"]}])",
+      R"([{"id":"a","other":{"x":[1,{"id":"z"}]},"value":"3"}])",
+      R"([{"value":"3"}])",
+      R"([{"id":"a","min":1,"max":2,"avg":1.5,"sum":3,"skew":0}])",
+      R"([{"id":"a","sum":null}])",
+      R"([{"id":"a","sum":"NaN","max":"Infinity"}])",
+      R"([{"id":"a","sum":NaN}])",
+      R"([{"id":"a","sum":-Infinity,"min":12345678901234567890}])",
+      R"([{"id":"a","sum":1,"sum":2}])",
+      R"([{"id":"a","sum":null,"sum":2}])",
+      R"([{"id":"a","sum":"x"}])",
+      R"([{"id":"a","sum":[1]}])",
+      R"([{"id":"a","value":"1"}] trailing)",
+      R"([{"id":"a","value":"1"})",
+      R"([{"id":"a","val)",
+      "[{\"id\":\"\\u00e9\\n\",\"value\":\"caf\xc3\xa9\"}]",
+  };
+  for (const std::string& body : odd) {
+    CAPTURE(body);
+    CHECK(MetricListsDiffer(body) == "");
+    CHECK(AggregatesDiffer(body) == "");
+  }
+  // The common shapes really are read by the scan (not only through the fallback): values.
+  auto m = ScanMetricList(R"([{"id":"numRestarts","value":"3"},{"id":"uptime"}])", "ctx");
+  REQUIRE(m);
+  REQUIRE(m->size() == 2);
+  CHECK((*m)[0].AsDouble() == 3.0);
+  CHECK(!(*m)[1].value);
+  auto g = ScanAggregatedMetrics(R"([{"id":"numRecordsOutPerSecond","sum":812.5}])", "ctx");
+  REQUIRE(g);
+  REQUIRE(g->size() == 1);
+  CHECK(g->at(0).sum == 812.5);
+  CHECK(!g->at(0).min);
+}
