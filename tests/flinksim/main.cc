@@ -265,7 +265,8 @@ int main(int argc, char** argv) {
     siginfo_t info;
     int sig = sigtimedwait(&signals, &info, &timeout);
     if (sig == SIGTERM || sig == SIGINT) break;
-    sim.Tick();
+    // RestShouldListen() advances the model too (checkpoints, disk, scenario steps): one pass
+    // over the jobs per tick, which is what 100 idle processes cost.
     bool want = sim.RestShouldListen();
     if (!want && rest) {
       rest.reset();  // connections refused from now on

@@ -1461,7 +1461,9 @@ HttpResponse Handler::Dispatch(const HttpRequest& req) {
       if (!IsHex32(segs[1])) return Bad(java::BadParameter("path", "jobid", segs[1]));
       if (!IsHex32(segs[3])) return Bad(java::BadParameter("path", "vertexid", segs[3]));
       const Job* job = c_.FindJob(segs[1]);
-      std::optional<size_t> vi = job ? VertexIndex(*job, segs[3]) : std::nullopt;
+      // (Not a conditional expression: GCC's -O2 maybe-uninitialized analysis misreads it.)
+      std::optional<size_t> vi;
+      if (job != nullptr) vi = VertexIndex(*job, segs[3]);
       // Metric endpoints read the metric store and never 404 on unknown jobs/vertices.
       if (Match(segs, {"jobs", ":j", "vertices", ":v", "metrics"}, &p)) {
         MetricList all;
