@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "agent/cli_support.h"
+#include "agent/daemon.h"
 #include "agent/explain.h"
 #include "agent/http/curl_transport.h"
 #include "agent/logging.h"
@@ -22,16 +24,6 @@
 
 namespace flinkguard {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-bool StderrIsJournal(const ConfigEnvironment& env) {
-  if (!env.get_env) return false;
-  const std::optional<std::string> stream = env.get_env("JOURNAL_STREAM");
-  return UnderSystemd(stream ? stream->c_str() : nullptr);
-}
 
 struct CheckConfigOptions {
   std::string config_path;
@@ -67,73 +59,6 @@ struct ObserveOptions {
   bool json = false;
 };
 
-std::atomic<bool> g_stop{false};
-extern "C" void OnStopSignal(int /*sig*/) { g_stop.store(true); }
-
-std::int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Sleeps up to `d`, waking early when a stop signal arrived. Bounded by `d`.
-void InterruptibleSleep(std::chrono::milliseconds d) {
-  const auto until = std::chrono::steady_clock::now() + d;
-  while (!g_stop.load() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-// Loads the config a command needs, valid or not at all: prints every problem and returns
-// std::nullopt when it is not. Sets up logging from it (or the --log-level flag).
-std::optional<Config> LoadValidConfig(const std::string& path,
-                                      std::optional<LogLevel> log_level_flag,
-                                      const CliContext& ctx) {
-  ConfigLoadResult loaded = LoadConfig(path, ctx.env);
-  if (!loaded.ok()) {
-    for (const ConfigProblem& p : loaded.problems) ctx.err << FormatProblem(p) << "\n";
-    ctx.err << path << ": the configuration is not valid\n";
-    return std::nullopt;
-  }
-  if (ctx.setup_logging) {
-    SetupLogging(log_level_flag.value_or(loaded.config->agent.log_level), StderrIsJournal(ctx.env));
-  }
-  return std::move(loaded.config);
-}
-
-// The observing half of the agent, built from a config: the transport, the TSDB client when
-// one is configured, and the observer over every cluster and signal.
-struct ObserveStack {
-  CurlTransport transport;
-  std::unique_ptr<PrometheusClient> tsdb;
-  Observer observer;
-
-  ObserveStack(const Config& config, ObserverOptions options)
-      : transport({.user_agent = std::string("flinkguard/") + kVersion,
-                   .instance_id = config.agent.instance_id}),
-        tsdb(config.tsdb
-                 ? std::make_unique<PrometheusClient>(transport, PrometheusOptionsFrom(config))
-                 : nullptr),
-        observer(transport, ObservedClustersFrom(config), tsdb.get(), SignalQueriesFrom(config),
-                 options) {}
-
-  // Two observations a second apart, both reading job details: rates (backpressure) need two
-  // samples. Returns both, oldest first.
-  std::vector<Observation> ObserveTwice() {
-    std::vector<Observation> cycles;
-    cycles.push_back(observer.RunCycle(WallMs()));
-    InterruptibleSleep(std::chrono::seconds(1));
-    cycles.push_back(observer.RunCycle(WallMs()));
-    return cycles;
-  }
-};
-
-ObserverOptions SnapshotOptions() {
-  ObserverOptions o;
-  o.detail_every = 1;  // both samples of ObserveTwice read job details
-  return o;
-}
-
 int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_flag,
                const CliContext& ctx) {
   const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
@@ -151,9 +76,8 @@ int RunObserve(const ObserveOptions& options, std::optional<LogLevel> log_level_
     print(stack.ObserveTwice().back());
     return kExitOk;
   }
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
-  while (!g_stop.load()) {
+  InstallSignalHandlers(/*reload=*/false);
+  while (!g_stop_requested.load()) {
     const auto start = std::chrono::steady_clock::now();
     print(stack.observer.RunCycle(WallMs()));
     const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -233,6 +157,17 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
       ->required();
   explain_cmd->add_option("-j,--job", explain.job, "The job's name")->required();
 
+  DaemonOptions daemon;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "Run the agent: observe, decide, recover and record every poll_interval until SIGTERM "
+      "(SIGHUP reloads the configuration)");
+  run_cmd->add_option("-c,--config", daemon.config_path, "Configuration file (YAML)")->required();
+  run_cmd
+      ->add_option("--max-cycles", daemon.max_cycles,
+                   "Stop after this many cycles once no recovery is under way (0 = never)")
+      ->check(CLI::NonNegativeNumber);
+
   std::string rule_test_path;
   CLI::App* test_rules_cmd = app.add_subcommand(
       "test-rules",
@@ -253,6 +188,7 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (observe_cmd->parsed()) return RunObserve(observe, log_level, ctx);
     if (explain_cmd->parsed()) return RunExplain(explain, log_level, ctx);
     if (test_rules_cmd->parsed()) return RunTestRules(rule_test_path, ctx);
+    if (run_cmd->parsed()) return RunDaemon(daemon, log_level, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";

@@ -569,7 +569,7 @@ class SchemaLoader {
     MapReader m(r_, value,
                 {"allow_fresh_state", "allow_non_restored_state", "max_recoveries", "window",
                  "max_checkpoint_age", "cooldown", "stable_after", "verify_timeout",
-                 "stop_with_savepoint"});
+                 "verify_checkpoint", "stop_with_savepoint"});
     Optional(m, "allow_fresh_state", &p->allow_fresh_state, BoolReader());
     Optional(m, "allow_non_restored_state", &p->allow_non_restored_state, BoolReader());
     Optional(m, "max_recoveries", &p->max_recoveries,
@@ -581,6 +581,7 @@ class SchemaLoader {
     Optional(m, "cooldown", &p->cooldown, DurationReader(Duration{0}));
     Optional(m, "stable_after", &p->stable_after, DurationReader(Duration{0}));
     Optional(m, "verify_timeout", &p->verify_timeout, DurationReader(kPositive));
+    Optional(m, "verify_checkpoint", &p->verify_checkpoint, BoolReader());
     Optional(m, "stop_with_savepoint", &p->stop_with_savepoint, BoolReader());
   }
 

@@ -137,6 +137,7 @@ struct RecoveryPolicyConfig {
   Duration stable_after = std::chrono::minutes{5};  // a recovery "stuck" once the job ran this long
   Duration verify_timeout =
       std::chrono::minutes{5};       // deadline for all tasks RUNNING after a submit
+  bool verify_checkpoint = false;    // a recovery also waits for one completed checkpoint
   bool stop_with_savepoint = false;  // stop (not cancel) a live broken instance
 };
 

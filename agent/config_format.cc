@@ -111,6 +111,7 @@ void Job(YAML::Emitter& out, const JobConfig& j) {
   Dur(out, "cooldown", r.cooldown);
   Dur(out, "stable_after", r.stable_after);
   Dur(out, "verify_timeout", r.verify_timeout);
+  Bool(out, "verify_checkpoint", r.verify_checkpoint);
   Bool(out, "stop_with_savepoint", r.stop_with_savepoint);
   out << YAML::EndMap;
   if (!j.rules.empty()) {

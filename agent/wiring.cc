@@ -29,6 +29,30 @@ std::string Base64(const std::string& in) {
   return out;
 }
 
+std::vector<FlinkEndpoint> FlinkEndpointsFrom(const Config& config) {
+  std::vector<FlinkEndpoint> out;
+  for (ObservedCluster& c : ObservedClustersFrom(config)) out.push_back(std::move(c.endpoint));
+  return out;
+}
+
+std::map<std::string, JobSubmission> JobSubmissionsFrom(const Config& config) {
+  std::map<std::string, JobSubmission> out;
+  for (const JobConfig& j : config.jobs) {
+    JobSubmission s;
+    s.job = j.name;
+    s.jar = j.jar;
+    s.entry_class = j.entry_class;
+    s.args = j.args;
+    s.parallelism = j.parallelism;
+    s.savepoint_dir = j.savepoint_dir;
+    s.verify_timeout_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(j.recovery.verify_timeout).count();
+    s.verify_checkpoint = j.recovery.verify_checkpoint;
+    out.emplace(j.name, std::move(s));
+  }
+  return out;
+}
+
 std::vector<ObservedCluster> ObservedClustersFrom(const Config& config) {
   std::vector<ObservedCluster> out;
   for (const ClusterConfig& c : config.clusters) {

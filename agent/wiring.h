@@ -2,10 +2,12 @@
 
 // Turns a validated Config into the agent's collaborators' settings. Pure: no I/O.
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/executor.h"
 #include "agent/observer.h"
 #include "agent/tsdb/prometheus_client.h"
 
@@ -13,6 +15,12 @@ namespace flinkguard {
 
 // The clusters to observe, with endpoint, timeouts, TLS and auth headers from the config.
 std::vector<ObservedCluster> ObservedClustersFrom(const Config& config);
+
+// The same clusters' endpoints, for the executor.
+std::vector<FlinkEndpoint> FlinkEndpointsFrom(const Config& config);
+
+// What the executor needs to (re)submit each catalog job, by job name.
+std::map<std::string, JobSubmission> JobSubmissionsFrom(const Config& config);
 
 // One query per tsdb.signals entry (every job), plus one per job-specific `signals` entry.
 std::vector<SignalQuery> SignalQueriesFrom(const Config& config);

@@ -1,0 +1,84 @@
+#pragma once
+
+// One observe → decide → act → record cycle of the daemon (`flinkguard run`), and the loop
+// state that lives between cycles: the rule engine's history, the planner's page memory, what
+// was last recorded (so unchanged restore points and repeated refusals are not written again).
+//
+// The executor and the history store are optional: without a working journal the agent keeps
+// observing and evaluating, but refuses to act and says so every cycle that a plan exists.
+// Not thread-safe: one thread calls RunCycle (the same thread that ticks the executor).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/executor.h"
+#include "agent/observer.h"
+#include "rules/planner.h"
+#include "rules/rule_engine.h"
+#include "storage/history_store.h"
+
+namespace flinkguard {
+
+struct CycleReport {
+  Observation observation;
+  RuleEvaluation evaluation;
+  PlanOutput decisions;
+  std::vector<std::string> started;   // recovery ids started this cycle
+  std::vector<std::string> problems;  // degraded paths of the cycle, one line each
+  bool recorded = false;              // the cycle's writes reached the history store
+};
+
+struct LoopOptions {
+  // A sampled observation of each job is recorded this often.
+  std::int64_t sample_every_ms = 60'000;
+};
+
+class AgentLoop {
+ public:
+  // `config`, `observer` and whatever `executor`/`store` point to must outlive the loop.
+  // `executor` and `store` are null when the journal could not be opened.
+  AgentLoop(const Config& config, Observer& observer, Executor* executor, SqliteHistoryStore* store,
+            UniformRandom random, LoopOptions options = {});
+
+  // Runs one cycle at `now_ms` (the cycle's wall time). `late_reason` non-empty: the loop ran
+  // late (TILT): observe and record, plan nothing.
+  CycleReport RunCycle(std::int64_t now_ms, const std::string& late_reason = "");
+
+ private:
+  void Record(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
+              CycleReport& report);
+  struct RecordedPoint {
+    std::string job_id;
+    std::string path;
+    RestorePoint point;
+  };
+  [[nodiscard]] Result<void> SubsumeOlderCheckpoints(const JobSnapshot& s,
+                                                     const RestorePoint& newest,
+                                                     const RecordedPoint* previous,
+                                                     std::int64_t now_ms);
+  void RecordRefusals(const PlanOutput& out, std::int64_t now_ms, CycleReport& report);
+
+  const Config& config_;
+  Observer& observer_;
+  Executor* executor_;
+  SqliteHistoryStore* store_;
+  LoopOptions options_;
+  RuleEngine engine_;
+  Planner planner_;
+  std::vector<CatalogJob> catalog_;
+  // (job, cluster, kind) -> the point last written to the restore-point catalog.
+  std::map<std::tuple<std::string, std::string, int>, RecordedPoint> recorded_points_;
+  std::map<std::string, std::int64_t> last_sample_ms_;  // job id -> last sampled observation
+  std::map<std::string, std::pair<RefusalCause, bool>> last_refusal_;  // job -> (cause, paged)
+  // Dry-run plans recorded per job in the current episode: job -> (reason, when).
+  std::map<std::string, std::pair<std::string, std::int64_t>> dry_runs_;
+};
+
+}  // namespace flinkguard

@@ -1,0 +1,165 @@
+#include "agent/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "agent/agent_loop.h"
+#include "agent/cli_support.h"
+#include "agent/local_lock.h"
+#include "agent/wiring.h"
+
+namespace flinkguard {
+namespace {
+
+std::int64_t Ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// Everything built from one config: rebuilt on reload.
+struct Stack {
+  ObserveStack observe;
+  CurlTransport act_transport;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<AgentLoop> loop;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  Stack(const Config& config, SqliteHistoryStore* store, ActionFence& fence)
+      : observe(config, ObserverOptions{}), act_transport(TransportOptionsFor(config)) {
+    if (store != nullptr) {
+      executor =
+          std::make_unique<Executor>(act_transport, FlinkEndpointsFrom(config),
+                                     JobSubmissionsFrom(config), *store, *store, *store, fence);
+    }
+    loop = std::make_unique<AgentLoop>(config, observe.observer, executor.get(), store, [this] {
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    });
+  }
+};
+
+void LogEnded(Executor& executor) {
+  for (const EndedRecovery& e : executor.TakeEnded()) {
+    if (e.record.dry_run) continue;
+    const std::int64_t took = e.record.ended_ms.value_or(e.record.started_ms) - e.record.started_ms;
+    if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded) {
+      spdlog::info("{}: recovered in {} ms ({} {}), now {} on {}", e.record.job, took,
+                   StrategyName(e.record.strategy), e.record.restore_path, e.new_job_id,
+                   e.record.cluster);
+    } else {
+      spdlog::error("{}: recovery {} failed after {} ms: {}", e.record.job, e.record.id, took,
+                    e.record.error);
+    }
+  }
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_flag,
+              const CliContext& ctx) {
+  std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  InstallSignalHandlers(/*reload=*/true);
+
+  const std::string state_dir = config->agent.state_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  std::unique_ptr<FileLock> dir_lock;
+  if (auto lock = FileLock::TryAcquire(state_dir + "/flinkguard.lock"); lock) {
+    dir_lock = std::move(*lock);
+  } else if (lock.error().kind == ErrorKind::kConflict) {
+    ctx.err << "flinkguard run: " << lock.error().message
+            << "; only one agent may use a state_dir\n";
+    return kExitFailure;
+  } else {
+    spdlog::error("{}", lock.error().message);
+  }
+  std::unique_ptr<SqliteHistoryStore> store;
+  if (dir_lock) {
+    auto opened = SqliteHistoryStore::Open(state_dir + "/history.db");
+    if (opened) {
+      store = std::move(*opened);
+    } else {
+      spdlog::error("history unavailable, observing only and taking no action: {}",
+                    opened.error().message);
+    }
+  } else {
+    spdlog::error("state_dir {} is not usable, observing only and taking no action", state_dir);
+  }
+  LocalJobFence fence(state_dir);
+  auto stack = std::make_unique<Stack>(*config, store.get(), fence);
+  if (stack->executor) {
+    if (auto resumed = stack->executor->Resume(WallMs()); !resumed) {
+      spdlog::error("cannot read the recovery journal: {}", resumed.error().message);
+    } else if (*resumed > 0) {
+      spdlog::warn("resuming {} unfinished recoveries from the journal", *resumed);
+    }
+  }
+  spdlog::info("flinkguard running: {}; history {}{}", SummarizeConfig(*config),
+               store ? store->path() : std::string("unavailable"),
+               config->agent.dry_run ? "; DRY RUN: no action is taken" : "");
+
+  const auto interval = std::chrono::milliseconds(Ms(config->agent.poll_interval));
+  auto next_cycle = std::chrono::steady_clock::now();
+  int cycles = 0;
+  while (!g_stop_requested.load()) {
+    if (g_reload_requested.exchange(false)) {
+      std::optional<Config> fresh = LoadValidConfig(options.config_path, log_level_flag, ctx);
+      if (!fresh) {
+        spdlog::error("reload refused: {} is not valid; keeping the running configuration",
+                      options.config_path);
+      } else {
+        spdlog::info("reloaded {}: {}", options.config_path, SummarizeConfig(*fresh));
+        stack.reset();
+        config = std::move(fresh);
+        stack = std::make_unique<Stack>(*config, store.get(), fence);
+        if (stack->executor) (void)stack->executor->Resume(WallMs());
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_cycle) {
+      std::string late;
+      if (now - next_cycle > interval / 2 && cycles > 0) {
+        late =
+            "cycle started " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - next_cycle).count()) +
+            " ms late";
+      }
+      CycleReport report = stack->loop->RunCycle(WallMs(), late);
+      for (const std::string& p : report.problems) spdlog::warn("{}", p);
+      ++cycles;
+      next_cycle += interval;
+      if (next_cycle < std::chrono::steady_clock::now()) {
+        next_cycle = std::chrono::steady_clock::now() + interval;
+      }
+    }
+    if (stack->executor) {
+      stack->executor->Tick(WallMs());
+      LogEnded(*stack->executor);
+    }
+    if (options.max_cycles > 0 && cycles >= options.max_cycles &&
+        (!stack->executor || stack->executor->Idle())) {
+      break;
+    }
+    auto wake = next_cycle;
+    if (stack->executor) {
+      if (auto due = stack->executor->NextDue()) {
+        const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - WallMs()));
+        wake = std::min(wake, std::chrono::steady_clock::now() + in);
+      }
+    }
+    const auto sleep = std::chrono::duration_cast<std::chrono::milliseconds>(
+        wake - std::chrono::steady_clock::now());
+    InterruptibleSleep(
+        std::clamp(sleep, std::chrono::milliseconds(20), std::chrono::milliseconds(1000)));
+  }
+  spdlog::info("flinkguard stopping{}",
+               stack->executor && !stack->executor->Idle()
+                   ? "; unfinished recoveries stay journaled and resume at the next start"
+                   : "");
+  return kExitOk;
+}
+
+}  // namespace flinkguard
