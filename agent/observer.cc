@@ -233,8 +233,11 @@ class Observer::Cycle {
     const std::string base = "/jobs/" + j.id;
     const bool terminal = j.state && IsGloballyTerminal(*j.state);
     if (terminal) {
-      // Metrics stop with the job; what is left to read is read once.
+      // Metrics stop with the job; what is left to read is read once. The checkpoint settings
+      // too, for a job first seen terminal (Flink keeps them with the archived job): whether
+      // its checkpoints are retained decides what a recovery can restore from.
       s.uptime_ms.SetFresh(0, now_ms_);
+      if (!js.settings_known) FetchSettings(c, js);
       if (!js.terminal_captured) {
         FetchCheckpoints(c, js);
         if (*j.state == JobStatus::kFailed) FetchException(c, js);
@@ -497,9 +500,11 @@ class Observer::Cycle {
           counters_known && js.read_failed && *s.checkpoints_failed.value != *js.read_failed;
       // /checkpoints is the one place with a checkpoint's id, path and times, but reading it
       // for every job on every cycle would be a request per job and cycle (a checkpoint usually
-      // completes every interval). It is read with the details, and at once when something
-      // went wrong: a failed checkpoint, a restart, counters that cannot be compared.
-      if (!js.checkpoints_read || with_details || restarted || failed_moved || !counters_known) {
+      // completes every interval). A newer checkpoint is read with the details, and at once
+      // when something went wrong: a failed checkpoint, a restart, counters that cannot be
+      // compared. Unmoved counters mean Flink would answer what it answered last time.
+      if (!js.checkpoints_read || (with_details && js.newer_checkpoint) || restarted ||
+          failed_moved || !counters_known) {
         FetchCheckpoints(c, js);
       } else if (js.newer_checkpoint) {
         const std::string why =

@@ -162,7 +162,7 @@ TEST_CASE("a first cycle reads everything and fills a fresh snapshot") {
   CHECK(o.requests == static_cast<std::int64_t>(f.t.sent().size()));
 }
 
-TEST_CASE("unchanged counters: checkpoints read only with the details, facts stay fresh and age") {
+TEST_CASE("unchanged counters: no checkpoint requests, not even with the details; facts age") {
   FakeCluster f;
   Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
   obs.RunCycle(kT0);
@@ -170,9 +170,9 @@ TEST_CASE("unchanged counters: checkpoints read only with the details, facts sta
   f.server_now += 10'000;
   const Observation o = obs.RunCycle(kT0 + 10'000);
   // Details are read a second time right away: backpressure is a rate over two samples. The
-  // checkpoint statistics are read with them.
+  // checkpoint statistics would be read with them if a newer checkpoint had been counted.
   CHECK(f.details_served == 2);
-  CHECK(f.checkpoints_served == 2);
+  CHECK(f.checkpoints_served == 1);
   CHECK(f.t.Count("GET " + U("/config")) == 0);  // the version is re-read only when due
   const JobSnapshot& j = OnlyJob(o);
   CHECK(j.last_checkpoint.fresh());
@@ -194,7 +194,7 @@ TEST_CASE("unchanged counters: checkpoints read only with the details, facts sta
     CHECK(OnlyJob(oi).last_checkpoint.fresh());  // the counters did not move
   }
   CHECK(f.details_served == 5);
-  CHECK(f.checkpoints_served == 5);
+  CHECK(f.checkpoints_served == 1);
   CHECK(longest_gap <= 2);
 }
 
@@ -238,13 +238,13 @@ TEST_CASE(
   Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
   obs.RunCycle(kT0);  // reads everything
   f.server_now += 10'000;
-  obs.RunCycle(kT0 + 10'000);  // second details sample, checkpoints with them
-  CHECK(f.checkpoints_served == 2);
+  obs.RunCycle(kT0 + 10'000);  // second details sample; nothing newer to read
+  CHECK(f.checkpoints_served == 1);
   CHECK(f.details_served == 2);
-  // Unchanged counters: the checkpoint read two cycles ago is still the newest, exact age.
+  // Unchanged counters: the checkpoint read on the first cycle is still the newest, exact age.
   f.server_now += 10'000;
   const JobSnapshot a = OnlyJob(obs.RunCycle(kT0 + 20'000));
-  CHECK(f.checkpoints_served == 2);
+  CHECK(f.checkpoints_served == 1);
   CHECK(a.last_checkpoint.fresh());
   CHECK(a.checkpoint_age_ms.value == 40'000);
   CHECK_FALSE(a.checkpoint_age_upper_bound);
@@ -275,7 +275,7 @@ TEST_CASE(
   // A cycle later, no newer one: the same bound, aged by the interval.
   f.server_now += 10'000;
   const JobSnapshot c = OnlyJob(obs.RunCycle(kT0 + 40'000));
-  CHECK(f.checkpoints_served == 2);
+  CHECK(f.checkpoints_served == 1);
   CHECK(c.last_checkpoint.freshness == Freshness::kStale);
   CHECK(c.checkpoint_age_upper_bound);
   CHECK(c.checkpoint_age_ms.value == 40'000);
@@ -292,7 +292,7 @@ TEST_CASE("the age bound never exceeds the age of the checkpoint read before") {
   f.completed = 6;
   f.last_ack = f.server_now - 500;
   const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
-  CHECK(f.checkpoints_served == 2);
+  CHECK(f.checkpoints_served == 1);
   CHECK(j.checkpoint_age_upper_bound);
   // Checkpoint 6 completed after checkpoint 5: at most 21 s ago (the metric bound says 30 s).
   CHECK(j.checkpoint_age_ms.value == 21'000);
@@ -308,7 +308,7 @@ TEST_CASE("a moved failed-checkpoint counter reads the checkpoint statistics at 
   f.completed = 6;
   f.last_ack = f.server_now - 3'000;
   obs.RunCycle(kT0 + 20'000);
-  CHECK(f.checkpoints_served == 2);
+  CHECK(f.checkpoints_served == 1);
   f.server_now += 10'000;
   f.failed = 1;
   f.t.ClearLog();
@@ -325,7 +325,7 @@ TEST_CASE("a moved failed-checkpoint counter reads the checkpoint statistics at 
   // Read once: the counter has not moved since.
   f.server_now += 10'000;
   obs.RunCycle(kT0 + 40'000);
-  CHECK(f.checkpoints_served == 3);
+  CHECK(f.checkpoints_served == 2);
 }
 
 TEST_CASE("a restart reads the checkpoint statistics at once, with the root cause") {
@@ -361,7 +361,7 @@ TEST_CASE("unreadable checkpoint counters read the checkpoint statistics every c
   f.completed = 6;
   f.last_ack = f.server_now - 1'000;
   const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
-  CHECK(f.checkpoints_served == 3);
+  CHECK(f.checkpoints_served == 2);
   CHECK(j.last_checkpoint.fresh());
   CHECK(j.last_checkpoint.value->id == 6);
   CHECK(j.checkpoint_age_ms.value == 1'000);
@@ -461,11 +461,16 @@ TEST_CASE("a terminal job is read once: checkpoints and root cause, no metrics")
   CHECK(j.root_exception.rfind("java.io.IOException: broker gone", 0) == 0);
   CHECK(j.checkpoint_age_ms.freshness == Freshness::kUnknown);  // not a signal once terminal
   CHECK(f.t.Count("GET " + kMetricsUrl) == 0);
+  // First seen terminal: the settings are read too (retained checkpoints decide a recovery).
+  CHECK(f.t.Count("GET " + U(std::string("/jobs/") + kJob + "/checkpoints/config")) == 1);
+  CHECK(j.checkpoint_settings.fresh());
+  CHECK(j.checkpoint_settings.value->retained_on_cancel);
   CHECK(j.restarts.freshness == Freshness::kUnknown);
   f.t.ClearLog();
   const JobSnapshot k = OnlyJob(obs.RunCycle(kT0 + 10'000));
   CHECK(f.t.sent().size() == 2);  // only /overview and /jobs/overview
   CHECK(k.last_checkpoint.fresh());
+  CHECK(k.checkpoint_settings.fresh());
   CHECK(k.root_exception == j.root_exception);
 }
 
