@@ -38,6 +38,7 @@
 namespace flinkguard {
 
 class JobHistory;
+class WindowMemo;
 
 // The static type of an expression or signal.
 enum class ExprType { kNumber, kDuration, kBool, kState };
@@ -165,8 +166,10 @@ class Expr {
                       std::int64_t now_ms) const;
   // The same evaluation without its reason (Evaluation::reason stays empty), for hot paths that
   // need the reason only now and then: truth, value and subject are exactly those of Evaluate().
+  // `memo`, when given, holds the windowed functions already computed over this history at this
+  // instant (by this or other expressions) and receives the ones computed here.
   Evaluation EvaluateWithoutReason(const JobHistory& history, std::span<const std::size_t> slots,
-                                   std::int64_t now_ms) const;
+                                   std::int64_t now_ms, WindowMemo* memo = nullptr) const;
 
   struct Node;  // the syntax tree's node (rules/expr_node.h)
 
@@ -179,6 +182,27 @@ class Expr {
   std::vector<Node> nodes_;  // children before parents; the root is the last node
   std::vector<SignalUse> signals_;
   std::size_t subject_ = 0;  // index of the node behind Evaluation::subject
+};
+
+// The windowed functions (increase, rate, changes, avg/min/max_over_time) computed over one
+// JobHistory at one instant, so that the expressions evaluated there compute each only once
+// (two rules reading avg_over_time(qps, 1h), or increase(checkpoints_failed, 30m) twice in one
+// condition). Valid for one history at one instant: Clear() it before evaluating another job or
+// after the history changes. Not thread-safe.
+class WindowMemo {
+ public:
+  void Clear() { entries_.clear(); }
+
+ private:
+  friend class ExprEvaluator;
+  struct Entry {
+    std::size_t slot = 0;
+    int function = 0;
+    std::int64_t window_ms = 0;
+    bool known = false;
+    double value = 0;
+  };
+  std::vector<Entry> entries_;  // a handful per job: searched linearly
 };
 
 }  // namespace flinkguard

@@ -21,10 +21,12 @@
 namespace flinkguard {
 namespace {
 
-// One node's value: known or not, and the number (meaningless when unknown).
+// One node's value: known or not, and the number (meaningless when unknown). No default member
+// initializers: the evaluator's inline buffer of them is left uninitialized, each node writes its
+// own before a parent reads it.
 struct Val {
-  bool known = false;
-  double v = 0;
+  bool known;
+  double v;
 };
 
 bool Compare(CompareOp op, double a, double b) {
@@ -61,6 +63,8 @@ class RingView {
     while (n < size() && time(n) < t) ++n;
     return n;
   }
+  // Not tracked here: every window is read in full.
+  bool Unchanged(std::size_t /*i*/) const { return false; }
   template <typename F>
   void ForEachValue(std::size_t from, F&& f) const {
     for (std::size_t i = from; i < size(); ++i) f(value(i));
@@ -89,6 +93,8 @@ class SignalHistorySource {
     if (s == nullptr) return {false, RingView(nullptr), nullptr};
     return {true, RingView(&s->samples), &s->why_unknown};
   }
+  WindowMemo* memo() const { return nullptr; }
+  std::size_t Slot(std::size_t signal) const { return signal; }
 
  private:
   const SignalHistory& h_;
@@ -99,17 +105,22 @@ class SignalHistorySource {
 class JobHistorySource {
  public:
   using View = JobHistory::Series;
-  JobHistorySource(const JobHistory& h, std::span<const std::size_t> slots)
-      : h_(h), slots_(slots) {}
+  JobHistorySource(const JobHistory& h, std::span<const std::size_t> slots, WindowMemo* memo)
+      : h_(h), slots_(slots), memo_(memo) {}
   SeriesRef<JobHistory::Series> Get(std::size_t signal) const {
-    const std::size_t slot = signal < slots_.size() ? slots_[signal] : h_.slot_count();
+    const std::size_t slot = Slot(signal);
     if (!h_.tracked(slot)) return {false, JobHistory::Series(), nullptr};
     return {true, h_.series(slot), &h_.why_unknown(slot)};
+  }
+  WindowMemo* memo() const { return memo_; }
+  std::size_t Slot(std::size_t signal) const {
+    return signal < slots_.size() ? slots_[signal] : h_.slot_count();
   }
 
  private:
   const JobHistory& h_;
   std::span<const std::size_t> slots_;
+  WindowMemo* memo_;
 };
 
 }  // namespace
@@ -128,6 +139,7 @@ class ExprEvaluator {
       heap_vals.resize(e.nodes_.size());
       vals = heap_vals.data();
     }
+    vals[0] = Val{false, 0};  // a leaf's unused children are node 0
     std::vector<std::string> whys;
     if (reasons) whys.resize(e.nodes_.size());
     Pass<Source> pass{e, source, now, vals, reasons ? whys.data() : nullptr};
@@ -294,9 +306,26 @@ class ExprEvaluator {
         case NodeKind::kNot:
           if (!a.known) return pass_on(n.a);
           return known(a.v != 0 ? 0.0 : 1.0, [&] { return "not (" + why_[n.a] + ")"; });
-        case NodeKind::kCall: return Call(i);
+        case NodeKind::kCall: return reasons ? Call(i) : MemoCall(i);
       }
       return unknown([] { return std::string("unsupported expression"); });
+    }
+
+    // Call(i) without reasons, through the source's memo when it has one.
+    Val MemoCall(std::size_t i) {
+      const Expr::Node& n = e_.nodes_[i];
+      WindowMemo* memo = source_.memo();
+      if (memo == nullptr || n.function == Function::kAbsent) return Call(i);
+      const std::size_t slot = source_.Slot(n.signal);
+      const int function = static_cast<int>(n.function);
+      for (const WindowMemo::Entry& m : memo->entries_) {
+        if (m.slot == slot && m.function == function && m.window_ms == n.window_ms) {
+          return Val{m.known, m.value};
+        }
+      }
+      const Val v = Call(i);
+      memo->entries_.push_back(WindowMemo::Entry{slot, function, n.window_ms, v.known, v.v});
+      return v;
     }
 
     Val Call(std::size_t i) {
@@ -347,39 +376,59 @@ class ExprEvaluator {
         case Function::kIncrease:
         case Function::kRate: {
           double total = 0;
-          double prev = view.value(*base);
-          view.ForEachValue(*base + 1, [&](double x) {
-            if (!Known(x)) return;
-            // A fall is a reset: the counter restarted from 0, so it rose by its new value.
-            total += x >= prev ? x - prev : x;
-            prev = x;
-          });
+          // Without a change after the baseline every term is +0 (x - x, x finite): skip them.
+          if (!view.Unchanged(*base)) {
+            double prev = view.value(*base);
+            view.ForEachValue(*base + 1, [&](double x) {
+              if (!Known(x)) return;
+              // A fall is a reset: the counter restarted from 0, so it rose by its new value.
+              total += x >= prev ? x - prev : x;
+              prev = x;
+            });
+          }
           if (n.function == Function::kRate) total /= static_cast<double>(n.window_ms) / 1000.0;
           return Val{true, total};
         }
         case Function::kChanges: {
           double total = 0;
-          double prev = view.value(*base);
-          view.ForEachValue(*base + 1, [&](double x) {
-            if (!Known(x)) return;
-            if (x != prev) total += 1;
-            prev = x;
-          });
+          if (!view.Unchanged(*base)) {
+            double prev = view.value(*base);
+            view.ForEachValue(*base + 1, [&](double x) {
+              if (!Known(x)) return;
+              if (x != prev) total += 1;
+              prev = x;
+            });
+          }
           return Val{true, total};
         }
         default: break;
+      }
+      const std::size_t from = view.CountBefore(start);
+      if (n.function != Function::kAvgOverTime) {
+        // The first known sample in the window; without a change after it, every later known
+        // sample equals it, and min and max both keep the first of equal values.
+        std::size_t first = from;
+        while (!Known(view.value(first))) ++first;  // ends: the sample at now is known
+        if (view.Unchanged(first)) return Val{true, view.value(first)};
       }
       double sum = 0;
       double lo = 0;
       double hi = 0;
       std::size_t count = 0;
-      view.ForEachValue(view.CountBefore(start), [&](double x) {
-        if (!Known(x)) return;
-        lo = count == 0 ? x : std::min(lo, x);
-        hi = count == 0 ? x : std::max(hi, x);
-        sum += x;
-        ++count;
-      });
+      if (n.function == Function::kAvgOverTime) {
+        view.ForEachValue(from, [&](double x) {
+          if (!Known(x)) return;
+          sum += x;
+          ++count;
+        });
+      } else {
+        view.ForEachValue(from, [&](double x) {
+          if (!Known(x)) return;
+          lo = count == 0 ? x : std::min(lo, x);
+          hi = count == 0 ? x : std::max(hi, x);
+          ++count;
+        });
+      }
       // count >= 1: the sample at now is known and inside the window.
       const double v = n.function == Function::kMinOverTime   ? lo
                        : n.function == Function::kMaxOverTime ? hi
@@ -399,13 +448,13 @@ Evaluation Expr::Evaluate(const SignalHistory& history, std::int64_t now_ms) con
 
 Evaluation Expr::Evaluate(const JobHistory& history, std::span<const std::size_t> slots,
                           std::int64_t now_ms) const {
-  return ExprEvaluator::Run(*this, JobHistorySource(history, slots), now_ms, true);
+  return ExprEvaluator::Run(*this, JobHistorySource(history, slots, nullptr), now_ms, true);
 }
 
 Evaluation Expr::EvaluateWithoutReason(const JobHistory& history,
-                                       std::span<const std::size_t> slots,
-                                       std::int64_t now_ms) const {
-  return ExprEvaluator::Run(*this, JobHistorySource(history, slots), now_ms, false);
+                                       std::span<const std::size_t> slots, std::int64_t now_ms,
+                                       WindowMemo* memo) const {
+  return ExprEvaluator::Run(*this, JobHistorySource(history, slots, memo), now_ms, false);
 }
 
 }  // namespace flinkguard

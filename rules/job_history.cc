@@ -10,12 +10,32 @@ constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace
 
-std::size_t JobHistory::Series::CountAtOrBefore(std::int64_t t) const {
-  std::size_t lo = 0;
-  std::size_t hi = size_;
+namespace {
+
+// The number of samples of `s` whose time is at or before `t` (`strict`: before `t`): a first
+// probe where evenly spaced samples would put `t` (the engine samples at a steady interval), then
+// a binary search in what is left.
+std::size_t CountUpTo(const JobHistory::Series& s, std::int64_t t, bool strict) {
+  const auto in = [&](std::size_t i) { return strict ? s.time(i) < t : s.time(i) <= t; };
+  const std::size_t n = s.size();
+  if (n == 0 || !in(0)) return 0;
+  if (in(n - 1)) return n;
+  // Now n >= 2, in(0) and !in(n - 1): the answer is in [1, n - 1].
+  std::size_t lo = 1;      // every index below lo is in
+  std::size_t hi = n - 1;  // every index from hi is out
+  const double span = static_cast<double>(s.time(n - 1) - s.time(0));
+  const double guess = static_cast<double>(t - s.time(0)) / span * static_cast<double>(n - 1);
+  const std::size_t i =
+      std::min(n - 2, static_cast<std::size_t>(std::max(0.0, std::min(guess, 1e18))));
+  if (in(i)) {
+    if (!in(i + 1)) return i + 1;
+    lo = i + 2;
+  } else {
+    hi = i;
+  }
   while (lo < hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    if (time(mid) <= t) {
+    if (in(mid)) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -24,27 +44,24 @@ std::size_t JobHistory::Series::CountAtOrBefore(std::int64_t t) const {
   return lo;
 }
 
+}  // namespace
+
+std::size_t JobHistory::Series::CountAtOrBefore(std::int64_t t) const {
+  return CountUpTo(*this, t, false);
+}
+
 std::size_t JobHistory::Series::CountBefore(std::int64_t t) const {
-  std::size_t lo = 0;
-  std::size_t hi = size_;
-  while (lo < hi) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    if (time(mid) < t) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
+  return CountUpTo(*this, t, true);
 }
 
 JobHistory::JobHistory(const std::vector<std::size_t>& capacities) {
   slots_.resize(capacities.size());
+  why_.resize(capacities.size());
   std::size_t total = 0;
   std::size_t longest = 1;
   for (std::size_t i = 0; i < capacities.size(); ++i) {
-    slots_[i].offset = total;
-    slots_[i].capacity = capacities[i];
+    slots_[i].offset = static_cast<std::uint32_t>(total);
+    slots_[i].capacity = static_cast<std::uint32_t>(capacities[i]);
     total += capacities[i];
     longest = std::max(longest, capacities[i]);
   }
@@ -55,25 +72,56 @@ JobHistory::JobHistory(const std::vector<std::size_t>& capacities) {
   for (Slot& s : slots_) s.newest = s.capacity > 0 ? s.capacity - 1 : 0;
 }
 
+void JobHistory::SetUnknown(Slot& s) {
+  values_[s.offset + s.newest] = kUnknown;
+  s.newest_value = kUnknown;
+  s.newest_changed = false;
+  s.why_default = true;
+}
+
+const std::string& JobHistory::why_unknown(std::size_t slot) const {
+  static const std::string kDefault = "unknown";
+  return slots_[slot].why_default ? kDefault : why_[slot];
+}
+
 void JobHistory::BeginInstant(std::int64_t t_ms) {
   if (instants_ > 0) {
-    const std::int64_t newest = times_[times_newest_];
+    const std::int64_t newest = newest_time_;
     if (newest == t_ms) {
-      for (std::size_t i = 0; i < slots_.size(); ++i) Set(i, std::nullopt, {});
+      for (Slot& s : slots_) {
+        if (s.capacity > 0) SetUnknown(s);
+      }
       return;
     }
     // The clock went back: start again rather than let a window span the jump. The rings keep
     // their positions; only the count of samples restarts.
-    if (newest > t_ms) instants_ = 0;
+    if (newest > t_ms) {
+      instants_ = 0;
+      for (Slot& s : slots_) {
+        s.has_known_before_newest = false;
+        s.newest_changed = false;
+        s.change_before_newest = kNoInstant;
+      }
+    }
+  }
+  const std::uint64_t previous = instants_ - 1;  // the newest instant's index, when there is one
+  for (Slot& s : slots_) {
+    if (s.capacity == 0) continue;
+    if (instants_ > 0) {
+      const double v = s.newest_value;
+      if (!std::isnan(v)) {
+        s.known_before_newest = v;
+        s.has_known_before_newest = true;
+      }
+      if (s.newest_changed) s.change_before_newest = previous;
+    }
+    s.newest = s.newest + 1 == s.capacity ? 0 : s.newest + 1;
+    SetUnknown(s);
   }
   ++instants_;
   times_newest_ = times_newest_ + 1 == times_.size() ? 0 : times_newest_ + 1;
   times_[times_newest_] = t_ms;
-  for (Slot& s : slots_) {
-    if (s.capacity == 0) continue;
-    s.newest = s.newest + 1 == s.capacity ? 0 : s.newest + 1;
-  }
-  for (std::size_t i = 0; i < slots_.size(); ++i) Set(i, std::nullopt, {});
+  newest_time_ = t_ms;
 }
 
 void JobHistory::Set(std::size_t slot, std::optional<double> value, std::string_view why_unknown) {
@@ -81,10 +129,16 @@ void JobHistory::Set(std::size_t slot, std::optional<double> value, std::string_
   Slot& s = slots_[slot];
   const double v = value.value_or(kUnknown);
   values_[s.offset + s.newest] = v;
+  s.newest_value = v;
+  s.why_default = false;
+  s.newest_changed = !std::isnan(v) && s.has_known_before_newest &&
+                     (v != s.known_before_newest || !std::isfinite(v));
   if (std::isnan(v)) {
-    s.why_unknown = why_unknown.empty() ? std::string_view("unknown") : why_unknown;
-  } else {
-    s.why_unknown.clear();
+    why_[slot] = why_unknown.empty() ? std::string_view("unknown") : why_unknown;
+    s.has_why = true;
+  } else if (s.has_why) {
+    why_[slot].clear();
+    s.has_why = false;
   }
 }
 
@@ -98,6 +152,11 @@ JobHistory::Series JobHistory::series(std::size_t slot) const {
   out.values_ = values_.data() + s.offset;
   out.v_cap_ = s.capacity;
   out.v_first_ = First(s.newest, out.size_, s.capacity);
+  const std::uint64_t change = s.newest_changed ? instants_ - 1 : s.change_before_newest;
+  const std::uint64_t oldest = instants_ - out.size_;
+  if (change != kNoInstant && change >= oldest) {
+    out.last_change_ = static_cast<std::size_t>(change - oldest);
+  }
   return out;
 }
 

@@ -22,6 +22,8 @@ namespace flinkguard {
 
 class JobHistory {
  public:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
   // The samples of one slot, oldest first: a view valid until the history is next modified.
   class Series {
    public:
@@ -36,6 +38,10 @@ class JobHistory {
     std::size_t CountAtOrBefore(std::int64_t t) const;
     // The number of samples with time < t.
     std::size_t CountBefore(std::int64_t t) const;
+    // True when no known sample after the i-th differs from the known sample before it (the
+    // newest known one before it in the history, which for i's successors is at or after i) or
+    // is infinite. Then increase, changes, min and max over samples i.. are trivial.
+    bool Unchanged(std::size_t i) const { return last_change_ == kNone || last_change_ <= i; }
     // Calls f(value) for the samples from..size()-1, oldest first.
     template <typename F>
     void ForEachValue(std::size_t from, F&& f) const {
@@ -62,11 +68,13 @@ class JobHistory {
     std::size_t v_cap_ = 1;
     std::size_t v_first_ = 0;  // physical index of the oldest sample's value
     std::size_t size_ = 0;
+    std::size_t last_change_ = kNone;  // logical index of the newest change; kNone: none
   };
 
   // `capacities[slot]` is how many samples the slot keeps; 0 means the slot is not tracked. All
   // memory is allocated here, once: 8 bytes per sample of every slot plus 8 per sample of the
   // largest one.
+  // Capacities must fit in 32 bits, as must their sum.
   explicit JobHistory(const std::vector<std::size_t>& capacities);
   // No slot tracked.
   JobHistory() : JobHistory(std::vector<std::size_t>{}) {}
@@ -86,7 +94,7 @@ class JobHistory {
   // The samples of a tracked slot. Requires tracked(slot).
   Series series(std::size_t slot) const;
   // Why the newest sample of a slot is unknown; "" when it is known or there is none.
-  const std::string& why_unknown(std::size_t slot) const { return slots_[slot].why_unknown; }
+  const std::string& why_unknown(std::size_t slot) const;
 
   // Samples held now, over every slot (what a SignalHistory would hold).
   std::size_t SampleCount() const;
@@ -96,12 +104,24 @@ class JobHistory {
   }
 
  private:
+  // Hot per-instant state of a slot, kept small: every cycle touches every tracked slot.
   struct Slot {
-    std::size_t offset = 0;  // of the slot's ring in values_
-    std::size_t capacity = 0;
-    std::size_t newest = 0;  // physical index of the newest value in the ring
-    std::string why_unknown;
+    std::uint32_t offset = 0;  // of the slot's ring in values_
+    std::uint32_t capacity = 0;
+    std::uint32_t newest = 0;  // physical index of the newest value in the ring
+    bool has_why = false;      // why_[slot] is not empty
+    bool why_default = false;  // unknown since BeginInstant, not Set: why is "unknown"
+    // Change tracking (see Series::Unchanged). A sample is a change when it is known, a known
+    // sample precedes it since the last clear, and it differs from that one or is infinite.
+    bool has_known_before_newest = false;
+    bool newest_changed = false;     // the newest sample is a change
+    double known_before_newest = 0;  // the newest known value before the newest instant
+    double newest_value = 0;         // = values_[offset + newest], read without touching values_
+    std::uint64_t change_before_newest = kNoInstant;  // instant of the newest earlier change
   };
+  static constexpr std::uint64_t kNoInstant = static_cast<std::uint64_t>(-1);
+  // Makes a slot's newest value unknown ("unknown").
+  void SetUnknown(Slot& s);
   // Where the oldest of `size` samples is in a ring whose newest is at `newest`.
   static std::size_t First(std::size_t newest, std::size_t size, std::size_t capacity) {
     const std::size_t first = newest + 1 >= size ? newest + 1 - size : newest + 1 + capacity - size;
@@ -109,8 +129,10 @@ class JobHistory {
   }
 
   std::vector<Slot> slots_;
+  std::vector<std::string> why_;     // by slot: why the newest value is unknown
   std::vector<std::int64_t> times_;  // ring of the largest capacity
   std::size_t times_newest_ = 0;     // physical index of the newest time
+  std::int64_t newest_time_ = 0;     // = times_[times_newest_] once there is an instant
   std::vector<double> values_;       // every slot's ring, one after the other
   std::uint64_t instants_ = 0;       // instants since the last clear
 };

@@ -353,12 +353,13 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
   }
   current.resize(kept);
   {
-    auto hint = jobs_.begin();
+    // New names: walk the two sorted sequences together (no lookup per name).
+    auto known = jobs_.begin();
     for (const auto& [name, snap] : current) {
-      hint = jobs_.lower_bound(name);
-      if (hint == jobs_.end() || hint->first != name) {
-        hint = jobs_.emplace_hint(hint, std::string(name), JobState{});
-        InitJob(hint->first, hint->second, now_ms);
+      while (known != jobs_.end() && std::string_view(known->first) < name) ++known;
+      if (known == jobs_.end() || known->first != name) {
+        known = jobs_.emplace_hint(known, std::string(name), JobState{});
+        InitJob(known->first, known->second, now_ms);
       }
     }
   }
@@ -371,6 +372,7 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
     if (!observed) {
       // Not observed this cycle: frozen, then forgotten.
       if (now_ms - job.last_seen_ms < options_.forget_after.count()) {
+        AddFindings(job, now_ms, out);
         ++it;
         continue;
       }
@@ -397,35 +399,40 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
       const SignalReading r = Read(snap, signal_kinds_[slot], signal_names_[slot], cluster);
       job.history.Set(slot, r.value, r.why_unknown);
     }
+    memo_.Clear();
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       if (!job.pairs[i]) continue;
       Step(i, job, *job.pairs[i],
-           rules_[i].expr.EvaluateWithoutReason(job.history, slots_[i], now_ms), now_ms, out);
+           rules_[i].expr.EvaluateWithoutReason(job.history, slots_[i], now_ms, &memo_), now_ms,
+           out);
     }
+    AddFindings(job, now_ms, out);
     ++it;
-  }
-  for (const auto& [name, job] : jobs_) {
-    for (std::size_t i = 0; i < rules_.size(); ++i) {
-      const auto& pair = job.pairs[i];
-      if (!pair || pair->reported != RuleState::kFiring) continue;
-      std::string reason;
-      if (job.last_seen_ms != now_ms) {
-        reason = "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
-                 "; last known: " + pair->last_known_reason;
-      } else if (pair->data_known) {
-        // Evaluated known just now while firing: the last known reason is this evaluation's.
-        reason = pair->last_known_reason;
-      } else {
-        reason = "data unknown now (" + Reason(i, job, *pair) +
-                 "); last known: " + pair->last_known_reason;
-      }
-      out.findings.push_back(MakeFinding(rules_[i], job, *pair, std::move(reason)));
-    }
   }
   return out;
 }
 
-void RuleEngine::Step(std::size_t rule_index, const JobState& job, Pair& pair, const Evaluation& ev,
+void RuleEngine::AddFindings(const JobState& job, std::int64_t now_ms, RuleEvaluation& out) const {
+  if (job.firing == 0) return;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const auto& pair = job.pairs[i];
+    if (!pair || pair->reported != RuleState::kFiring) continue;
+    std::string reason;
+    if (job.last_seen_ms != now_ms) {
+      reason = "job " + job.name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
+               "; last known: " + pair->last_known_reason;
+    } else if (pair->data_known) {
+      // Evaluated known just now while firing: the last known reason is this evaluation's.
+      reason = pair->last_known_reason;
+    } else {
+      reason = "data unknown now (" + Reason(i, job, *pair) +
+               "); last known: " + pair->last_known_reason;
+    }
+    out.findings.push_back(MakeFinding(rules_[i], job, *pair, std::move(reason)));
+  }
+}
+
+void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const Evaluation& ev,
                       std::int64_t now_ms, RuleEvaluation& out) const {
   const CompiledRule& rule = rules_[rule_index];
   pair.truth = ev.truth;
@@ -503,7 +510,7 @@ std::map<std::string, std::string> RuleEngine::Vars(const CompiledRule& rule, co
   return vars;
 }
 
-void RuleEngine::Transition(const CompiledRule& rule, const JobState& job, Pair& pair, RuleState to,
+void RuleEngine::Transition(const CompiledRule& rule, JobState& job, Pair& pair, RuleState to,
                             std::int64_t now_ms, std::string reason, RuleEvaluation& out) const {
   RuleTransition t;
   t.rule = rule.spec.name;
@@ -519,6 +526,8 @@ void RuleEngine::Transition(const CompiledRule& rule, const JobState& job, Pair&
   const auto vars = Vars(rule, job, pair);
   for (const auto& [k, v] : rule.spec.labels) t.labels[k] = RenderTemplate(v, vars);
   for (const auto& [k, v] : rule.spec.annotations) t.annotations[k] = RenderTemplate(v, vars);
+  if (pair.reported == RuleState::kFiring) --job.firing;
+  if (to == RuleState::kFiring) ++job.firing;
   pair.reported = to;
   pair.state_since_ms = now_ms;
   out.transitions.push_back(std::move(t));

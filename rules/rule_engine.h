@@ -182,6 +182,7 @@ class RuleEngine {
     std::string cluster;
     std::string job_id;
     std::int64_t last_seen_ms = 0;
+    std::size_t firing = 0;                  // pairs whose reported state is firing
     std::vector<std::optional<Pair>> pairs;  // by rule index; nullopt where the rule does not apply
   };
 
@@ -189,10 +190,12 @@ class RuleEngine {
   void InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const;
   // The reason of the pair's last evaluation, evaluated again over the unchanged history.
   std::string Reason(std::size_t rule, const JobState& job, const Pair& pair) const;
-  void Step(std::size_t rule, const JobState& job, Pair& pair, const Evaluation& ev,
-            std::int64_t now_ms, RuleEvaluation& out) const;
-  void Transition(const CompiledRule& rule, const JobState& job, Pair& pair, RuleState to,
+  void Step(std::size_t rule, JobState& job, Pair& pair, const Evaluation& ev, std::int64_t now_ms,
+            RuleEvaluation& out) const;
+  void Transition(const CompiledRule& rule, JobState& job, Pair& pair, RuleState to,
                   std::int64_t now_ms, std::string reason, RuleEvaluation& out) const;
+  // The findings of a job's firing pairs, in rule order.
+  void AddFindings(const JobState& job, std::int64_t now_ms, RuleEvaluation& out) const;
   std::map<std::string, std::string> Vars(const CompiledRule& rule, const JobState& job,
                                           const Pair& pair) const;
   Finding MakeFinding(const CompiledRule& rule, const JobState& job, const Pair& pair,
@@ -208,6 +211,7 @@ class RuleEngine {
   std::vector<SignalKind> signal_kinds_;         // by slot
   std::vector<std::vector<std::size_t>> slots_;  // by rule: the slot of each of its signals
   std::map<std::string, JobState, std::less<>> jobs_;
+  WindowMemo memo_;  // scratch of Evaluate: one job's windowed functions at one instant
 };
 
 }  // namespace flinkguard
