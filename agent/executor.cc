@@ -25,6 +25,7 @@ enum class Phase {
   kPollStop,          // GET /jobs/:id/savepoints/:trigger
   kCancel,            // PATCH /jobs/:id?mode=cancel
   kWaitTerminal,      // GET /jobs/:id until FAILED/CANCELED/FINISHED
+  kLastCheckpoint,    // GET /jobs/:id/checkpoints of the stopped instance (a newer checkpoint?)
   kCheckDuplicates,   // GET /jobs/overview on every cluster
   kCheckJar,          // GET /jars on the target (only with a jar id uploaded earlier)
   kUpload,            // POST /jars/upload
@@ -34,10 +35,10 @@ enum class Phase {
   kVerifyCheckpoint,  // GET /jobs/:new-id/checkpoints until one completed
 };
 
-constexpr Phase kAllPhases[] = {Phase::kStop,         Phase::kPollStop,        Phase::kCancel,
-                                Phase::kWaitTerminal, Phase::kCheckDuplicates, Phase::kCheckJar,
-                                Phase::kUpload,       Phase::kCheckSubmitted,  Phase::kSubmit,
-                                Phase::kVerify,       Phase::kVerifyCheckpoint};
+constexpr Phase kAllPhases[] = {
+    Phase::kStop,           Phase::kPollStop,        Phase::kCancel,   Phase::kWaitTerminal,
+    Phase::kLastCheckpoint, Phase::kCheckDuplicates, Phase::kCheckJar, Phase::kUpload,
+    Phase::kCheckSubmitted, Phase::kSubmit,          Phase::kVerify,   Phase::kVerifyCheckpoint};
 
 const char* PhaseName(Phase p) {
   switch (p) {
@@ -45,6 +46,7 @@ const char* PhaseName(Phase p) {
     case Phase::kPollStop: return "wait-savepoint";
     case Phase::kCancel: return "cancel";
     case Phase::kWaitTerminal: return "wait-terminal";
+    case Phase::kLastCheckpoint: return "last-checkpoint";
     case Phase::kCheckDuplicates: return "check-duplicates";
     case Phase::kCheckJar: return "check-jar";
     case Phase::kUpload: return "upload-jar";
@@ -586,6 +588,7 @@ class Executor::Stepper {
   void HandlePollStop(const Result<HttpResponse>& reply);
   void HandleCancel(const Result<HttpResponse>& reply);
   void HandleWaitTerminal(const Result<HttpResponse>& reply);
+  void HandleLastCheckpoint(const Result<HttpResponse>& reply);
   void HandleDuplicates();
   void HandleCheckJar(const Result<HttpResponse>& reply);
   void HandleUpload(const Result<HttpResponse>& reply);
@@ -697,6 +700,10 @@ std::vector<std::pair<std::string, HttpRequest>> Executor::Stepper::Build() {
     case Phase::kWaitTerminal:
       out.emplace_back(r_.stop_cluster, StopHost().Request("GET", "/jobs/" + stop));
       break;
+    case Phase::kLastCheckpoint:
+      out.emplace_back(r_.stop_cluster,
+                       StopHost().Request("GET", "/jobs/" + stop + "/checkpoints"));
+      break;
     case Phase::kCheckDuplicates:
       for (const auto& [name, client] : ex_.clusters_) {
         out.emplace_back(name, client.Request("GET", "/jobs/overview"));
@@ -762,6 +769,7 @@ void Executor::Stepper::Handle() {
     case Phase::kPollStop: HandlePollStop(reply); break;
     case Phase::kCancel: HandleCancel(reply); break;
     case Phase::kWaitTerminal: HandleWaitTerminal(reply); break;
+    case Phase::kLastCheckpoint: HandleLastCheckpoint(reply); break;
     case Phase::kCheckDuplicates: break;
     case Phase::kCheckJar: HandleCheckJar(reply); break;
     case Phase::kUpload: HandleUpload(reply); break;
@@ -804,6 +812,7 @@ void Executor::Stepper::StopFailed(const std::string& why) {
     r_.restore_path = r_.fallback_path;
     r_.record.strategy = r_.strategy;
     r_.record.restore_path = r_.restore_path;
+    (void)ex_.journal_.SetRestore(r_.record.id, r_.strategy, r_.restore_path);
     Enter(Phase::kCancel, "failed");
     return;
   }
@@ -864,6 +873,7 @@ void Executor::Stepper::HandlePollStop(const Result<HttpResponse>& reply) {
   r_.restore_path = *status->location;
   r_.record.strategy = r_.strategy;
   r_.record.restore_path = r_.restore_path;
+  (void)ex_.journal_.SetRestore(r_.record.id, r_.strategy, r_.restore_path);
   SavepointRecord sp;
   sp.job = r_.record.job;
   sp.cluster = r_.stop_cluster;
@@ -926,7 +936,7 @@ void Executor::Stepper::HandleWaitTerminal(const Result<HttpResponse>& reply) {
   }
   if (details->state && IsGloballyTerminal(*details->state)) {
     r_.detail = r_.stop_job_id + " is " + details->state_text;
-    Enter(Phase::kCheckDuplicates);
+    Enter(r_.strategy == Strategy::kCheckpoint ? Phase::kLastCheckpoint : Phase::kCheckDuplicates);
     return;
   }
   if (now_ >= r_.phase_deadline_ms) {
@@ -936,6 +946,52 @@ void Executor::Stepper::HandleWaitTerminal(const Result<HttpResponse>& reply) {
   }
   r_.detail = r_.stop_job_id + " is " + details->state_text;
   PollLater();
+}
+
+void Executor::Stepper::HandleLastCheckpoint(const Result<HttpResponse>& reply) {
+  // The instance kept checkpointing between the plan and its end, and each new checkpoint may
+  // have subsumed (deleted) the planned one: restore from the newest it completed.
+  const std::string path = "/jobs/" + r_.stop_job_id + "/checkpoints";
+  if (Transient(reply) && now_ < r_.phase_deadline_ms) {
+    RetryOrFail(ReplyText(StopHost(), "GET", path, reply));
+    return;
+  }
+  if (!Ok(reply)) {
+    r_.detail =
+        "keeping " + r_.restore_path + " (" + ReplyText(StopHost(), "GET", path, reply) + ")";
+    Enter(Phase::kCheckDuplicates);
+    return;
+  }
+  auto stats = ParseCheckpointStats(reply->body, StopHost().Context("GET", path));
+  if (!stats || !stats->latest_completed || !stats->latest_completed->ExternallyAddressable() ||
+      stats->latest_completed->discarded || stats->latest_completed->is_savepoint) {
+    r_.detail = "keeping " + r_.restore_path;
+    Enter(Phase::kCheckDuplicates);
+    return;
+  }
+  const CheckpointEntry& latest = *stats->latest_completed;
+  if (latest.external_path == r_.restore_path) {
+    r_.detail = "the planned checkpoint " + r_.restore_path + " is still the newest";
+    Enter(Phase::kCheckDuplicates);
+    return;
+  }
+  KnownRestorePoint kp;
+  kp.job = r_.record.job;
+  kp.cluster = r_.stop_cluster;
+  kp.job_id = r_.stop_job_id;
+  kp.point.kind = RestorePoint::Kind::kCheckpoint;
+  kp.point.id = latest.id;
+  kp.point.path = latest.external_path;
+  kp.point.trigger_ms = latest.trigger_timestamp;
+  kp.point.completed_ms = latest.latest_ack_timestamp.value_or(0);
+  (void)ex_.catalog_.UpsertRestorePoint(kp, RestorePointOrigin::kObserved, now_);
+  r_.detail = "checkpoint " + std::to_string(latest.id) +
+              " completed after the plan; restoring from " + latest.external_path + " instead of " +
+              r_.restore_path;
+  r_.restore_path = latest.external_path;
+  r_.record.restore_path = r_.restore_path;
+  (void)ex_.journal_.SetRestore(r_.record.id, r_.strategy, r_.restore_path);
+  Enter(Phase::kCheckDuplicates);
 }
 
 void Executor::Stepper::HandleDuplicates() {

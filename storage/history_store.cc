@@ -624,6 +624,7 @@ class SqliteHistoryStore::Statements {
 
   sqlite3_stmt* insert_recovery = nullptr;
   sqlite3_stmt* save_progress = nullptr;
+  sqlite3_stmt* set_restore = nullptr;
   sqlite3_stmt* end_recovery = nullptr;
   sqlite3_stmt* mark_did_not_stick = nullptr;
   sqlite3_stmt* recovery_ended = nullptr;
@@ -727,6 +728,9 @@ class SqliteHistoryStore::Statements {
              "?17, ?18)"},
         {&save_progress,
          "UPDATE recoveries SET progress = ?2, fencing_token = COALESCE(?3, fencing_token) "
+         "WHERE id = ?1 AND ended_ms IS NULL"},
+        {&set_restore,
+         "UPDATE recoveries SET strategy = ?2, restore_path = ?3 "
          "WHERE id = ?1 AND ended_ms IS NULL"},
         {&end_recovery,
          "UPDATE recoveries SET outcome = ?2, ended_ms = ?3, error = ?4 "
@@ -1057,6 +1061,21 @@ Result<void> SqliteHistoryStore::SaveProgress(std::string_view id, std::string_v
   {
     Call c(stmts_->save_progress, path(), op);
     c.Text(id).Text(progress).OptInt(fencing_token);
+    Result<std::int64_t> r = c.Run();
+    if (!r) return Fail(r.error());
+    changed = *r;
+  }
+  if (changed == 0) return ExplainNoChange(stmts_->recovery_ended, path(), op, id, false);
+  return {};
+}
+
+Result<void> SqliteHistoryStore::SetRestore(std::string_view id, Strategy strategy,
+                                            std::string_view restore_path) {
+  const std::string op = "set restore point of recovery " + Quoted(id);
+  std::int64_t changed = 0;
+  {
+    Call c(stmts_->set_restore, path(), op);
+    c.Text(id).Text(StrategyName(strategy)).Text(restore_path);
     Result<std::int64_t> r = c.Run();
     if (!r) return Fail(r.error());
     changed = *r;

@@ -94,6 +94,10 @@ class RecoveryJournal {
   // kNotFound when absent, kConflict when it already ended.
   [[nodiscard]] virtual Result<void> SaveProgress(std::string_view id, std::string_view progress,
                                                   std::optional<std::int64_t> fencing_token) = 0;
+  // Changes where an unfinished recovery restores from (e.g. a newer checkpoint than planned, or
+  // the savepoint its stop returned). kNotFound when absent, kConflict when it already ended.
+  [[nodiscard]] virtual Result<void> SetRestore(std::string_view id, Strategy strategy,
+                                                std::string_view restore_path) = 0;
   // Sets outcome, ended_ms and error. kNotFound when absent, kConflict when it already ended.
   [[nodiscard]] virtual Result<void> EndRecovery(std::string_view id,
                                                  RecoveryAttempt::Outcome outcome,
@@ -251,6 +255,8 @@ class SqliteHistoryStore final : public RestorePointCatalog,
   Result<void> BeginRecovery(const RecoveryRecord& record) override;
   Result<void> SaveProgress(std::string_view id, std::string_view progress,
                             std::optional<std::int64_t> fencing_token) override;
+  Result<void> SetRestore(std::string_view id, Strategy strategy,
+                          std::string_view restore_path) override;
   Result<void> EndRecovery(std::string_view id, RecoveryAttempt::Outcome outcome,
                            std::int64_t ended_ms, std::string_view error) override;
   Result<void> MarkDidNotStick(std::string_view id) override;

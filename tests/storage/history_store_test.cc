@@ -198,6 +198,15 @@ TEST_CASE_TEMPLATE("progress is saved while a recovery runs and refused once it 
   CHECK(rec[0].progress == "step 3");
   CHECK(rec[0].fencing_token == 18);
 
+  // Where it restores from can change while it runs (a newer checkpoint, the stop's savepoint).
+  Must(s->SetRestore("r-1", Strategy::kSavepoint, "s3://sp/savepoint-1"));
+  rec = Must(s->UnfinishedRecoveries());
+  CHECK(rec[0].strategy == Strategy::kSavepoint);
+  CHECK(rec[0].restore_path == "s3://sp/savepoint-1");
+  auto missing_restore = s->SetRestore("r-404", Strategy::kFresh, "");
+  REQUIRE_FALSE(missing_restore.has_value());
+  CHECK(missing_restore.error().kind == ErrorKind::kNotFound);
+
   auto missing = s->SaveProgress("r-404", "x", std::nullopt);
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().kind == ErrorKind::kNotFound);
@@ -217,6 +226,9 @@ TEST_CASE_TEMPLATE("progress is saved while a recovery runs and refused once it 
   REQUIRE_FALSE(late_progress.has_value());
   CHECK(late_progress.error().kind == ErrorKind::kConflict);
   CHECK(Contains(late_progress.error().message, "already ended"));
+  auto late_restore = s->SetRestore("r-1", Strategy::kCheckpoint, "x");
+  REQUIRE_FALSE(late_restore.has_value());
+  CHECK(late_restore.error().kind == ErrorKind::kConflict);
   auto second_end = s->EndRecovery("r-1", RecoveryAttempt::Outcome::kFailed, 3'000, "boom");
   REQUIRE_FALSE(second_end.has_value());
   CHECK(second_end.error().kind == ErrorKind::kConflict);
