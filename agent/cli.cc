@@ -16,6 +16,7 @@
 #include "agent/explain.h"
 #include "agent/http/curl_transport.h"
 #include "agent/logging.h"
+#include "agent/manual.h"
 #include "agent/observation_format.h"
 #include "agent/observer.h"
 #include "agent/rule_tests.h"
@@ -168,6 +169,38 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
                    "Stop after this many cycles once no recovery is under way (0 = never)")
       ->check(CLI::NonNegativeNumber);
 
+  ManualOptions recover;
+  CLI::App* recover_cmd = app.add_subcommand(
+      "recover",
+      "Recover a job now, with the daemon's planner, safety rails, journal and locks, and wait "
+      "for the outcome");
+  recover_cmd->add_option("-c,--config", recover.config_path, "Configuration file (YAML)")
+      ->required();
+  recover_cmd->add_option("-j,--job", recover.job, "The job's name (a catalog job)")->required();
+  recover_cmd
+      ->add_option("--from", recover.from,
+                   "Where to restore from: auto (the planner's ladder), checkpoint, "
+                   "savepoint, or fresh (empty state; a deliberate choice)")
+      ->check(CLI::IsMember({"auto", "checkpoint", "savepoint", "fresh"}));
+  recover_cmd->add_flag("--dry-run", recover.dry_run, "Print the plan and do nothing");
+
+  ManualOptions savepoint;
+  CLI::App* savepoint_cmd = app.add_subcommand(
+      "savepoint", "Take a savepoint of a running job, wait for it, and record where it is");
+  savepoint_cmd->add_option("-c,--config", savepoint.config_path, "Configuration file (YAML)")
+      ->required();
+  savepoint_cmd->add_option("-j,--job", savepoint.job, "The job's name")->required();
+
+  ManualOptions update;
+  CLI::App* update_cmd = app.add_subcommand(
+      "update",
+      "Deploy a new jar for a running job: stop it with a savepoint and submit the new jar from "
+      "that savepoint; if the savepoint fails, the old job keeps running");
+  update_cmd->add_option("-c,--config", update.config_path, "Configuration file (YAML)")
+      ->required();
+  update_cmd->add_option("-j,--job", update.job, "The job's name (a catalog job)")->required();
+  update_cmd->add_option("--jar", update.jar, "The new jar")->required();
+
   std::string rule_test_path;
   CLI::App* test_rules_cmd = app.add_subcommand(
       "test-rules",
@@ -189,6 +222,9 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (explain_cmd->parsed()) return RunExplain(explain, log_level, ctx);
     if (test_rules_cmd->parsed()) return RunTestRules(rule_test_path, ctx);
     if (run_cmd->parsed()) return RunDaemon(daemon, log_level, ctx);
+    if (recover_cmd->parsed()) return RunRecover(recover, log_level, ctx);
+    if (savepoint_cmd->parsed()) return RunSavepoint(savepoint, log_level, ctx);
+    if (update_cmd->parsed()) return RunUpdate(update, log_level, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";

@@ -120,6 +120,7 @@ struct Executor::Run {
   bool has_fallback = false;  // if stop-with-savepoint fails: cancel and restore from these
   Strategy fallback_strategy = Strategy::kCheckpoint;
   std::string fallback_path;
+  std::string jar;  // local path of the jar to submit (the catalog's, or an update's new one)
   std::string jar_id;
   std::string new_job_id;
   bool submitted = false;
@@ -185,6 +186,7 @@ std::string ProgressJson(const Executor::Run& r) {
   w.Bool(r.has_fallback);
   str("fallback_strategy", StrategyName(r.fallback_strategy));
   str("fallback_path", r.fallback_path);
+  str("jar", r.jar);
   str("jar_id", r.jar_id);
   str("new_job_id", r.new_job_id);
   w.Key("submitted");
@@ -213,6 +215,7 @@ Result<void> LoadProgress(const std::string& text, const std::string& context, E
   auto has_fb = j.Bool(*doc, "has_fallback", "$", true);
   auto fb_strategy = j.String(*doc, "fallback_strategy", "$", true);
   auto fb_path = j.String(*doc, "fallback_path", "$", true);
+  auto jar_path = j.String(*doc, "jar", "$", true);
   auto jar = j.String(*doc, "jar_id", "$", true);
   auto new_id = j.String(*doc, "new_job_id", "$", true);
   auto submitted = j.Bool(*doc, "submitted", "$", true);
@@ -237,6 +240,7 @@ Result<void> LoadProgress(const std::string& text, const std::string& context, E
   r.has_fallback = *has_fb;
   r.fallback_strategy = *fs;
   r.fallback_path = *fb_path;
+  r.jar = *jar_path;
   r.jar_id = *jar;
   r.new_job_id = *new_id;
   r.submitted = *submitted;
@@ -424,7 +428,7 @@ Result<int> Executor::Resume(std::int64_t now_ms) {
 }
 
 Result<std::string> Executor::Start(const RecoveryPlan& plan, const std::string& trigger,
-                                    std::int64_t now_ms) {
+                                    std::int64_t now_ms, const std::string& jar) {
   if (!jobs_.count(plan.job)) {
     return Fail(Error::Invalid("job " + plan.job + " is not in the catalog"));
   }
@@ -466,6 +470,7 @@ Result<std::string> Executor::Start(const RecoveryPlan& plan, const std::string&
     r.fallback_path = plan.if_stop_fails->point ? plan.if_stop_fails->point->path : "";
   }
   r.new_job_id = DerivedJobId(rec.id);
+  r.jar = jar.empty() ? jobs_.at(plan.job).jar : jar;
   // The instance to stop lives on the cluster the plan names unless the plan moves the job;
   // the planner's stop instance is the live one it saw, which is on plan.cluster or elsewhere.
   r.stop_cluster = plan.cluster;
@@ -710,7 +715,7 @@ std::vector<std::pair<std::string, HttpRequest>> Executor::Stepper::Build() {
       }
       break;
     case Phase::kCheckJar: {
-      auto it = ex_.jar_ids_.find({r_.record.cluster, Job().jar});
+      auto it = ex_.jar_ids_.find({r_.record.cluster, r_.jar});
       if (it == ex_.jar_ids_.end()) {
         Enter(Phase::kUpload, "skipped");
         return out;
@@ -720,19 +725,19 @@ std::vector<std::pair<std::string, HttpRequest>> Executor::Stepper::Build() {
       break;
     }
     case Phase::kUpload: {
-      std::ifstream in(Job().jar, std::ios::binary);
+      std::ifstream in(r_.jar, std::ios::binary);
       std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (!in.good() && !in.eof()) {
-        Fail("cannot read the jar " + Job().jar);
+        Fail("cannot read the jar " + r_.jar);
         return out;
       }
       if (content.empty()) {
-        Fail("the jar " + Job().jar + " is missing or empty");
+        Fail("the jar " + r_.jar + " is missing or empty");
         return out;
       }
       const std::string boundary = "flinkguard" + r_.new_job_id;
       HttpRequest req = Target().Request("POST", "/jars/upload",
-                                         MultipartBody(boundary, Basename(Job().jar), content));
+                                         MultipartBody(boundary, Basename(r_.jar), content));
       SetHeader(req, "Content-Type", "multipart/form-data; boundary=" + boundary);
       out.emplace_back(r_.record.cluster, std::move(req));
       break;
@@ -1065,7 +1070,7 @@ void Executor::Stepper::HandleCheckJar(const Result<HttpResponse>& reply) {
       }
     }
   }
-  ex_.jar_ids_.erase({r_.record.cluster, Job().jar});
+  ex_.jar_ids_.erase({r_.record.cluster, r_.jar});
   r_.detail = "jar " + r_.jar_id + " is gone; uploading again";
   r_.jar_id.clear();
   Enter(Phase::kUpload);
@@ -1087,8 +1092,8 @@ void Executor::Stepper::HandleUpload(const Result<HttpResponse>& reply) {
   }
   ++r_.uploads;
   r_.jar_id = *id;
-  ex_.jar_ids_[{r_.record.cluster, Job().jar}] = *id;
-  r_.detail = "uploaded " + Job().jar + " as " + *id;
+  ex_.jar_ids_[{r_.record.cluster, r_.jar}] = *id;
+  r_.detail = "uploaded " + r_.jar + " as " + *id;
   Enter(Phase::kCheckSubmitted);
 }
 
@@ -1143,7 +1148,7 @@ void Executor::Stepper::HandleSubmit(const Result<HttpResponse>& reply) {
                  Contains(reply->body, "does not exist")) ||
                 (reply->status == 400 && Contains(reply->body, "jar") &&
                  Contains(reply->body, "not found")))) {
-    ex_.jar_ids_.erase({r_.record.cluster, Job().jar});
+    ex_.jar_ids_.erase({r_.record.cluster, r_.jar});
     if (r_.uploads < 2) {
       r_.detail = "the jar is gone (" + text + "); uploading again";
       r_.jar_id.clear();

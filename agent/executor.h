@@ -110,8 +110,9 @@ class Executor {
   // journaled as a "would have" record and ended at once. Returns the recovery id; an Error when
   // the plan cannot be journaled (then nothing is done: no journal, no action) or is not
   // executable (unknown job or cluster, a recovery of the job already under way).
+  // `jar`: submit this jar instead of the catalog's (an update); "" = the catalog's.
   [[nodiscard]] Result<std::string> Start(const RecoveryPlan& plan, const std::string& trigger,
-                                          std::int64_t now_ms);
+                                          std::int64_t now_ms, const std::string& jar = "");
 
   // Advances every active recovery whose next poll is due by one request (concurrently).
   void Tick(std::int64_t now_ms);

@@ -1,0 +1,356 @@
+#include "agent/manual.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "agent/cli_support.h"
+#include "agent/executor.h"
+#include "agent/explain.h"
+#include "agent/flink/flink_parse.h"
+#include "agent/local_lock.h"
+#include "agent/wiring.h"
+#include "rules/job_status.h"
+#include "rules/planner.h"
+#include "storage/history_store.h"
+
+namespace flinkguard {
+namespace {
+
+// The history a command acts with: the daemon's, in state_dir. Without it nothing is done.
+std::unique_ptr<SqliteHistoryStore> OpenHistory(const Config& config, const CliContext& ctx) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.agent.state_dir, ec);
+  auto store = SqliteHistoryStore::Open(config.agent.state_dir + "/history.db");
+  if (!store) {
+    ctx.err << "flinkguard: the history (" << config.agent.state_dir
+            << "/history.db) cannot be opened, and flinkguard does not act without its journal: "
+            << store.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+// The live (not globally terminal) instance of `job` with the newest start, or nullptr.
+const JobSnapshot* LiveInstance(const Observation& o, const std::string& job) {
+  const JobSnapshot* best = nullptr;
+  for (const JobSnapshot& s : o.jobs) {
+    if (s.name != job) continue;
+    if (s.status.known() && IsGloballyTerminal(*s.status.value)) continue;
+    if (best == nullptr || s.start_time_ms > best->start_time_ms) best = &s;
+  }
+  return best;
+}
+
+std::string PlanText(const RecoveryPlan& p) {
+  std::string out = "plan for " + p.job + " on " + p.cluster + ": " + StrategyName(p.strategy);
+  if (p.restore_point) out += " " + p.restore_point->path;
+  if (p.restore_from_stop_savepoint) out += " (the savepoint the stop takes)";
+  out += "\n  steps:";
+  for (StepKind k : p.steps) out += std::string(" ") + StepKindName(k);
+  out += "\n  why: " + p.reason + "\n";
+  return out;
+}
+
+// Ticks `executor` until it is idle or a stop was requested. Returns the ended recoveries.
+std::vector<EndedRecovery> RunToEnd(Executor& executor) {
+  std::vector<EndedRecovery> ended;
+  while (!executor.Idle() && !g_stop_requested.load()) {
+    executor.Tick(WallMs());
+    for (EndedRecovery& e : executor.TakeEnded()) ended.push_back(std::move(e));
+    InterruptibleSleep(std::chrono::milliseconds(100));
+  }
+  for (EndedRecovery& e : executor.TakeEnded()) ended.push_back(std::move(e));
+  return ended;
+}
+
+int Report(const std::vector<EndedRecovery>& ended, Executor& executor, RecoveryJournal& journal,
+           const CliContext& ctx) {
+  if (ended.empty()) {
+    ctx.err << "interrupted: the recovery stays in the journal ("
+            << (executor.InProgress().empty() ? "" : executor.InProgress().front())
+            << ") and is finished by the next `flinkguard run` start\n";
+    return kExitFailure;
+  }
+  const EndedRecovery& e = ended.front();
+  if (auto steps = journal.Steps(e.record.id); steps) {
+    for (const StepRecord& s : *steps) {
+      ctx.out << "  " << s.kind << ": " << s.status;
+      if (s.ended_ms) ctx.out << " (" << (*s.ended_ms - s.started_ms) << " ms)";
+      if (!s.detail.empty()) ctx.out << " — " << s.detail;
+      ctx.out << "\n";
+    }
+  }
+  if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded) {
+    ctx.out << "recovery " << e.record.id << " succeeded: " << e.new_job_id << " RUNNING on "
+            << e.record.cluster << " from "
+            << (e.record.strategy == Strategy::kFresh ? std::string("fresh state")
+                                                      : e.record.restore_path)
+            << "\n";
+    return kExitOk;
+  }
+  ctx.out << "recovery " << e.record.id << " failed: " << e.record.error << "\n";
+  return kExitFailure;
+}
+
+struct Decided {
+  std::optional<RecoveryPlan> plan;
+  std::optional<Refusal> refusal;
+};
+
+// Plans a recovery of `job` as if a rule asked for it now, with the daemon's rails and history.
+Decided PlanFor(const Config& config, const Observation& o, SqliteHistoryStore& store,
+                const std::string& job, const std::string& from, bool stop_with_savepoint) {
+  const JobSnapshot* live = LiveInstance(o, job);
+  Finding f;
+  f.rule = "manual";
+  f.job = job;
+  f.severity = Severity::kCritical;
+  f.action = Action::kRecover;
+  f.firing_since_ms = o.at_ms;
+  f.reason = "asked for by hand";
+  if (live != nullptr) {
+    f.cluster = live->cluster;
+    f.job_id = live->job_id;
+  } else {
+    for (const JobSnapshot& s : o.jobs) {
+      if (s.name == job) {
+        f.cluster = s.cluster;
+        f.job_id = s.job_id;
+      }
+    }
+  }
+  std::vector<CatalogJob> catalog = CatalogFrom(config);
+  for (CatalogJob& c : catalog) {
+    if (c.name != job) continue;
+    if (from == "fresh") c.policy.allow_fresh_state = true;  // a person asked for it explicitly
+    c.policy.stop_with_savepoint = stop_with_savepoint || c.policy.stop_with_savepoint;
+  }
+  std::vector<KnownRestorePoint> points;
+  if (auto p = store.RestorePoints(job); p) points = std::move(*p);
+  std::vector<JobSnapshot> snapshots = o.jobs;
+  auto keep = [&](const RestorePoint& p) {
+    if (from == "checkpoint") return p.kind == RestorePoint::Kind::kCheckpoint;
+    if (from == "savepoint") return p.kind == RestorePoint::Kind::kSavepoint;
+    if (from == "fresh") return false;
+    return true;
+  };
+  points.erase(std::remove_if(points.begin(), points.end(),
+                              [&](const KnownRestorePoint& k) { return !keep(k.point); }),
+               points.end());
+  for (JobSnapshot& s : snapshots) {
+    if (s.last_checkpoint.known() && !keep(*s.last_checkpoint.value))
+      s.last_checkpoint.SetAbsent(o.at_ms);
+    if (s.last_savepoint.known() && !keep(*s.last_savepoint.value))
+      s.last_savepoint.SetAbsent(o.at_ms);
+  }
+  std::vector<RecoveryAttempt> attempts;
+  if (auto a = store.Attempts(o.at_ms - 7LL * 24 * 3'600'000); a) attempts = std::move(*a);
+  std::vector<Finding> findings = {f};
+  PlanInput in;
+  in.now_ms = o.at_ms;
+  in.settings.max_concurrent_recoveries = config.agent.max_concurrent_recoveries;
+  in.findings = findings;
+  in.catalog = catalog;
+  in.snapshots = snapshots;
+  in.clusters = o.clusters;
+  in.restore_points = points;
+  in.attempts = attempts;
+  Planner planner([] { return 0.5; });
+  PlanOutput out = planner.Plan(in);
+  Decided d;
+  if (!out.plans.empty()) d.plan = out.plans.front();
+  if (!out.refusals.empty()) d.refusal = out.refusals.front();
+  return d;
+}
+
+}  // namespace
+
+int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx) {
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  if (config->FindJob(options.job) == nullptr) {
+    ctx.err << "flinkguard recover: job '" << options.job
+            << "' is not in the catalog (jobs:), so there is nothing to resubmit\n";
+    return kExitFailure;
+  }
+  InstallSignalHandlers(/*reload=*/false);
+  std::unique_ptr<SqliteHistoryStore> store = OpenHistory(*config, ctx);
+  if (!store) return kExitFailure;
+  ObserveStack observe(*config, SnapshotOptions());
+  const Observation o = observe.ObserveTwice().back();
+  Decided d = PlanFor(*config, o, *store, options.job, options.from, false);
+  if (!d.plan) {
+    ctx.err << "flinkguard recover: not recovering " << options.job << " ("
+            << (d.refusal ? RefusalCauseName(d.refusal->cause) : "no plan")
+            << "): " << (d.refusal ? d.refusal->reason : "") << "\n";
+    return kExitFailure;
+  }
+  ctx.out << PlanText(*d.plan);
+  if (options.dry_run) {
+    ctx.out << "dry run: nothing was done\n";
+    return kExitOk;
+  }
+  CurlTransport transport(TransportOptionsFor(*config));
+  LocalJobFence fence(config->agent.state_dir);
+  Executor executor(transport, FlinkEndpointsFrom(*config), JobSubmissionsFrom(*config), *store,
+                    *store, *store, fence);
+  executor.UpdateView(o);
+  auto id = executor.Start(*d.plan, "manual", WallMs());
+  if (!id) {
+    ctx.err << "flinkguard recover: " << id.error().message << "\n";
+    return kExitFailure;
+  }
+  ctx.out << "recovery " << *id << " started\n";
+  ctx.out.flush();
+  return Report(RunToEnd(executor), executor, *store, ctx);
+}
+
+int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+              const CliContext& ctx) {
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  if (config->FindJob(options.job) == nullptr) {
+    ctx.err << "flinkguard update: job '" << options.job << "' is not in the catalog (jobs:)\n";
+    return kExitFailure;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(options.jar, ec)) {
+    ctx.err << "flinkguard update: --jar " << options.jar << " is not a readable file\n";
+    return kExitFailure;
+  }
+  InstallSignalHandlers(/*reload=*/false);
+  std::unique_ptr<SqliteHistoryStore> store = OpenHistory(*config, ctx);
+  if (!store) return kExitFailure;
+  ObserveStack observe(*config, SnapshotOptions());
+  const Observation o = observe.ObserveTwice().back();
+  const JobSnapshot* live = LiveInstance(o, options.job);
+  if (live == nullptr || !live->status.known() || *live->status.value != JobStatus::kRunning) {
+    ctx.err << "flinkguard update: " << options.job
+            << " has no RUNNING instance to take a savepoint of; use `flinkguard recover` to "
+               "start it\n";
+    return kExitFailure;
+  }
+  // Stop with a savepoint and submit the new jar from the location that savepoint returns. A
+  // failed savepoint stops the update and leaves the old job running (no fallback).
+  RecoveryPlan plan;
+  plan.job = options.job;
+  plan.cluster = live->cluster;
+  plan.stop_job_id = live->job_id;
+  plan.strategy = Strategy::kSavepoint;
+  plan.restore_from_stop_savepoint = true;
+  plan.steps = {StepKind::kStopWithSavepoint, StepKind::kWaitTerminal, StepKind::kSubmit,
+                StepKind::kVerify};
+  plan.severity = Severity::kInfo;
+  plan.rules = {"update"};
+  plan.allow_non_restored_state = config->FindJob(options.job)->recovery.allow_non_restored_state;
+  plan.reason = "update to " + options.jar + ": stop-with-savepoint of " + live->job_id +
+                ", then submit the new jar from that savepoint; if the savepoint fails, the old "
+                "job keeps running";
+  ctx.out << PlanText(plan);
+  CurlTransport transport(TransportOptionsFor(*config));
+  LocalJobFence fence(config->agent.state_dir);
+  Executor executor(transport, FlinkEndpointsFrom(*config), JobSubmissionsFrom(*config), *store,
+                    *store, *store, fence);
+  executor.UpdateView(o);
+  auto id = executor.Start(plan, "update", WallMs(), options.jar);
+  if (!id) {
+    ctx.err << "flinkguard update: " << id.error().message << "\n";
+    return kExitFailure;
+  }
+  ctx.out << "update " << *id << " started\n";
+  ctx.out.flush();
+  return Report(RunToEnd(executor), executor, *store, ctx);
+}
+
+int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+                 const CliContext& ctx) {
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  InstallSignalHandlers(/*reload=*/false);
+  std::unique_ptr<SqliteHistoryStore> store = OpenHistory(*config, ctx);
+  if (!store) return kExitFailure;
+  ObserveStack observe(*config, SnapshotOptions());
+  const Observation o = observe.observer.RunCycle(WallMs());
+  const JobSnapshot* live = LiveInstance(o, options.job);
+  if (live == nullptr || !live->status.known() || *live->status.value != JobStatus::kRunning) {
+    ctx.err << "flinkguard savepoint: " << options.job << " has no RUNNING instance\n";
+    return kExitFailure;
+  }
+  const ClusterConfig* cluster = config->FindCluster(live->cluster);
+  std::vector<ObservedCluster> endpoints = ObservedClustersFrom(*config);
+  const auto ep = std::find_if(endpoints.begin(), endpoints.end(), [&](const ObservedCluster& c) {
+    return c.endpoint.cluster == cluster->name;
+  });
+  FlinkRestClient client(ep->endpoint);
+  const JobConfig* jc = config->FindJob(options.job);
+  std::string body = R"({"cancel-job": false)";
+  if (jc != nullptr && !jc->savepoint_dir.empty()) {
+    body += R"(, "target-directory": ")" + jc->savepoint_dir + "\"";
+  }
+  body += "}";
+  const std::string trigger_path = "/jobs/" + live->job_id + "/savepoints";
+  SavepointRecord rec;
+  rec.job = options.job;
+  rec.cluster = live->cluster;
+  rec.job_id = live->job_id;
+  rec.origin = "manual";
+  rec.requested_ms = WallMs();
+  rec.status = "pending";
+  auto trigger = client.Handle("POST", trigger_path,
+                               observe.transport.Send(client.Request("POST", trigger_path, body)),
+                               ParseTriggerId);
+  if (!trigger) {
+    ctx.err << "flinkguard savepoint: " << trigger.error().message << "\n";
+    return kExitFailure;
+  }
+  rec.trigger_id = *trigger;
+  if (auto id = store->RecordSavepoint(rec); id) rec.id = *id;
+  ctx.out << "savepoint of " << options.job << " (" << live->job_id << " on " << live->cluster
+          << ") triggered: " << *trigger << "\n";
+  ctx.out.flush();
+  const std::string status_path = trigger_path + "/" + *trigger;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (!g_stop_requested.load() && std::chrono::steady_clock::now() < until) {
+    auto status = client.Handle("GET", status_path,
+                                observe.transport.Send(client.Request("GET", status_path)),
+                                ParseSavepointStatus);
+    if (status && !status->in_progress) {
+      rec.completed_ms = WallMs();
+      if (status->failure_class || !status->location) {
+        // Flink reports a failed savepoint as COMPLETED with a failure cause.
+        rec.status = "failed";
+        rec.error = status->failure_class.value_or("no location returned");
+        (void)store->RecordSavepoint(rec);
+        ctx.out << "savepoint failed: " << rec.error << "\n";
+        return kExitFailure;
+      }
+      rec.status = "completed";
+      rec.path = *status->location;
+      (void)store->RecordSavepoint(rec);
+      KnownRestorePoint kp;
+      kp.job = options.job;
+      kp.cluster = live->cluster;
+      kp.job_id = live->job_id;
+      kp.point.kind = RestorePoint::Kind::kSavepoint;
+      kp.point.path = rec.path;
+      kp.point.trigger_ms = rec.requested_ms;
+      kp.point.completed_ms = *rec.completed_ms;
+      (void)store->UpsertRestorePoint(kp, RestorePointOrigin::kTaken, WallMs());
+      ctx.out << "savepoint completed: " << rec.path << "\n";
+      return kExitOk;
+    }
+    if (!status && status.error().kind != ErrorKind::kTransient) {
+      ctx.err << "flinkguard savepoint: " << status.error().message << "\n";
+      return kExitFailure;
+    }
+    InterruptibleSleep(std::chrono::milliseconds(500));
+  }
+  ctx.err << "flinkguard savepoint: no result within 10 minutes (trigger " << *trigger << ")\n";
+  return kExitFailure;
+}
+
+}  // namespace flinkguard

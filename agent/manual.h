@@ -1,0 +1,34 @@
+#pragma once
+
+// Commands for people, using the daemon's planner, rails, journal and per-job locks:
+//   flinkguard recover   --config F --job NAME [--from auto|checkpoint|savepoint|fresh] [--dry-run]
+//   flinkguard savepoint --config F --job NAME
+//   flinkguard update    --config F --job NAME --jar NEW.jar
+// Each observes the clusters once, decides with the same planner as the daemon (cooldown,
+// give-up, single flight, duplicates and the restore-point ladder all apply), journals what it
+// does in the state_dir's history, and waits for the outcome, printing each step.
+
+#include <optional>
+#include <string>
+
+#include "agent/cli.h"
+#include "agent/logging.h"
+
+namespace flinkguard {
+
+struct ManualOptions {
+  std::string config_path;
+  std::string job;
+  std::string from = "auto";  // recover: auto, checkpoint, savepoint, fresh
+  bool dry_run = false;       // recover: print the plan, do nothing
+  std::string jar;            // update: the new jar
+};
+
+int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx);
+int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+                 const CliContext& ctx);
+int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+              const CliContext& ctx);
+
+}  // namespace flinkguard
