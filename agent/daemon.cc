@@ -102,6 +102,8 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
 
   const auto interval = std::chrono::milliseconds(Ms(config->agent.poll_interval));
   auto next_cycle = std::chrono::steady_clock::now();
+  // Retention keeps the history file bounded: at start, then hourly, between cycles.
+  auto next_retention = std::chrono::steady_clock::now();
   int cycles = 0;
   while (!g_stop_requested.load()) {
     if (g_reload_requested.exchange(false)) {
@@ -138,6 +140,14 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     if (stack->executor) {
       stack->executor->Tick(WallMs());
       LogEnded(*stack->executor);
+    }
+    if (store && std::chrono::steady_clock::now() >= next_retention) {
+      next_retention = std::chrono::steady_clock::now() + std::chrono::hours(1);
+      if (auto r = store->ApplyRetention(WallMs(), RetentionPolicy{}); !r) {
+        spdlog::warn("history retention failed: {}", r.error().message);
+      } else if (r->rows_deleted > 0) {
+        spdlog::info("history retention deleted {} old rows", r->rows_deleted);
+      }
     }
     if (options.max_cycles > 0 && cycles >= options.max_cycles &&
         (!stack->executor || stack->executor->Idle())) {
