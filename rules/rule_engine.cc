@@ -1,6 +1,8 @@
 #include "rules/rule_engine.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -302,12 +304,12 @@ bool RuleEngine::Applies(const CompiledRule& rule, const std::string& job) const
                      [&](const std::string& g) { return MatchesGlob(g, job); });
 }
 
-void RuleEngine::InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const {
-  job.name = name;
+void RuleEngine::InitJob(std::string name, JobState& job, std::int64_t now_ms) const {
+  job.name = std::move(name);
   job.pairs.resize(rules_.size());
   std::vector<std::size_t> capacities(signal_names_.size(), 0);
   for (std::size_t i = 0; i < rules_.size(); ++i) {
-    if (!Applies(rules_[i], name)) continue;
+    if (!Applies(rules_[i], job.name)) continue;
     Pair p;
     p.state_since_ms = now_ms;
     job.pairs[i] = std::move(p);
@@ -352,28 +354,39 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
     }
   }
   current.resize(kept);
+  // Every name in `current` gets a JobState: new names are merged in, keeping jobs_ sorted.
   {
-    // New names: walk the two sorted sequences together (no lookup per name).
-    auto known = jobs_.begin();
+    std::vector<JobState> added;
+    std::size_t k = 0;
     for (const auto& [name, snap] : current) {
-      while (known != jobs_.end() && std::string_view(known->first) < name) ++known;
-      if (known == jobs_.end() || known->first != name) {
-        known = jobs_.emplace_hint(known, std::string(name), JobState{});
-        InitJob(known->first, known->second, now_ms);
+      while (k < jobs_.size() && std::string_view(jobs_[k].name) < name) ++k;
+      if (k == jobs_.size() || jobs_[k].name != name) {
+        added.emplace_back();
+        InitJob(std::string(name), added.back(), now_ms);
       }
+    }
+    if (!added.empty()) {
+      std::vector<JobState> merged;
+      merged.reserve(jobs_.size() + added.size());
+      std::merge(std::make_move_iterator(jobs_.begin()), std::make_move_iterator(jobs_.end()),
+                 std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()),
+                 std::back_inserter(merged),
+                 [](const JobState& a, const JobState& b) { return a.name < b.name; });
+      jobs_ = std::move(merged);
     }
   }
   auto seen = current.begin();
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    const std::string& name = it->first;
-    JobState& job = it->second;
-    // Every name in `current` is in jobs_, and both are sorted: walk them together.
+  std::size_t kept_jobs = 0;  // jobs_[0, kept_jobs) are the ones not forgotten so far
+  for (std::size_t k = 0; k < jobs_.size(); ++k) {
+    JobState& job = jobs_[k];
+    const std::string& name = job.name;
+    // Both are sorted and every name in `current` is in jobs_: walk them together.
     const bool observed = seen != current.end() && seen->first == name;
     if (!observed) {
       // Not observed this cycle: frozen, then forgotten.
       if (now_ms - job.last_seen_ms < options_.forget_after.count()) {
         AddFindings(job, now_ms, out);
-        ++it;
+        Keep(k, kept_jobs);
         continue;
       }
       for (std::size_t i = 0; i < rules_.size(); ++i) {
@@ -385,8 +398,7 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
             "job " + name + " not observed for " + Ago(now_ms - job.last_seen_ms) + "; forgotten",
             out);
       }
-      it = jobs_.erase(it);
-      continue;
+      continue;  // forgotten: not kept
     }
     const JobSnapshot& snap = *seen->second;
     ++seen;
@@ -407,9 +419,21 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
            out);
     }
     AddFindings(job, now_ms, out);
-    ++it;
+    Keep(k, kept_jobs);
   }
+  jobs_.erase(jobs_.begin() + static_cast<std::ptrdiff_t>(kept_jobs), jobs_.end());
   return out;
+}
+
+void RuleEngine::Keep(std::size_t k, std::size_t& kept) {
+  if (kept != k) jobs_[kept] = std::move(jobs_[k]);
+  ++kept;
+}
+
+const RuleEngine::JobState* RuleEngine::FindJob(std::string_view name) const {
+  auto it = std::lower_bound(jobs_.begin(), jobs_.end(), name,
+                             [](const JobState& j, std::string_view n) { return j.name < n; });
+  return it != jobs_.end() && it->name == name ? &*it : nullptr;
 }
 
 void RuleEngine::AddFindings(const JobState& job, std::int64_t now_ms, RuleEvaluation& out) const {
@@ -585,8 +609,7 @@ RuleStatus RuleEngine::MakeStatus(std::size_t rule_index, const std::string& job
 
 std::vector<RuleStatus> RuleEngine::Explain(std::string_view job) const {
   std::vector<RuleStatus> out;
-  auto it = jobs_.find(job);
-  const JobState* state = it == jobs_.end() ? nullptr : &it->second;
+  const JobState* state = FindJob(job);
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Pair* pair = state != nullptr && state->pairs[i] ? &*state->pairs[i] : nullptr;
     out.push_back(MakeStatus(i, std::string(job), state, pair));
@@ -596,10 +619,10 @@ std::vector<RuleStatus> RuleEngine::Explain(std::string_view job) const {
 
 std::vector<RuleStatus> RuleEngine::Statuses() const {
   std::vector<RuleStatus> out;
-  for (const auto& [name, job] : jobs_) {
+  for (const JobState& job : jobs_) {
     for (std::size_t i = 0; i < rules_.size(); ++i) {
       if (job.pairs[i] && job.pairs[i]->evaluated) {
-        out.push_back(MakeStatus(i, name, &job, &*job.pairs[i]));
+        out.push_back(MakeStatus(i, job.name, &job, &*job.pairs[i]));
       }
     }
   }
@@ -608,13 +631,13 @@ std::vector<RuleStatus> RuleEngine::Statuses() const {
 
 std::size_t RuleEngine::SampleCount() const {
   std::size_t n = 0;
-  for (const auto& [name, job] : jobs_) n += job.history.SampleCount();
+  for (const JobState& job : jobs_) n += job.history.SampleCount();
   return n;
 }
 
 std::size_t RuleEngine::HistoryBytes() const {
   std::size_t n = 0;
-  for (const auto& [name, job] : jobs_) n += job.history.RingBytes();
+  for (const JobState& job : jobs_) n += job.history.RingBytes();
   return n;
 }
 

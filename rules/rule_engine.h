@@ -187,7 +187,10 @@ class RuleEngine {
   };
 
   bool Applies(const CompiledRule& rule, const std::string& job) const;
-  void InitJob(const std::string& name, JobState& job, std::int64_t now_ms) const;
+  void InitJob(std::string name, JobState& job, std::int64_t now_ms) const;
+  // Moves jobs_[k] to jobs_[kept] (compacting out forgotten jobs) and counts it.
+  void Keep(std::size_t k, std::size_t& kept);
+  const JobState* FindJob(std::string_view name) const;
   // The reason of the pair's last evaluation, evaluated again over the unchanged history.
   std::string Reason(std::size_t rule, const JobState& job, const Pair& pair) const;
   void Step(std::size_t rule, JobState& job, Pair& pair, const Evaluation& ev, std::int64_t now_ms,
@@ -210,7 +213,7 @@ class RuleEngine {
   std::vector<std::string> signal_names_;
   std::vector<SignalKind> signal_kinds_;         // by slot
   std::vector<std::vector<std::size_t>> slots_;  // by rule: the slot of each of its signals
-  std::map<std::string, JobState, std::less<>> jobs_;
+  std::vector<JobState> jobs_;                   // sorted by name
   WindowMemo memo_;  // scratch of Evaluate: one job's windowed functions at one instant
 };
 
