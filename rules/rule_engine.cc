@@ -327,8 +327,8 @@ void RuleEngine::InitJob(std::string name, JobState& job, std::int64_t now_ms) c
   job.history = JobHistory(capacities);
 }
 
-std::string RuleEngine::Reason(std::size_t rule, const JobState& job, const Pair& pair) const {
-  return rules_[rule].expr.Evaluate(job.history, slots_[rule], pair.evaluated_at_ms).reason;
+std::string RuleEngine::Reason(std::size_t rule, const JobState& job) const {
+  return rules_[rule].expr.Evaluate(job.history, slots_[rule], job.last_seen_ms).reason;
 }
 
 RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, std::int64_t now_ms,
@@ -436,6 +436,11 @@ const RuleEngine::JobState* RuleEngine::FindJob(std::string_view name) const {
   return it != jobs_.end() && it->name == name ? &*it : nullptr;
 }
 
+const std::string& RuleEngine::LastKnownReason(const Pair& pair) {
+  static const std::string kNone;
+  return pair.last_known_reason ? *pair.last_known_reason : kNone;
+}
+
 void RuleEngine::AddFindings(const JobState& job, std::int64_t now_ms, RuleEvaluation& out) const {
   if (job.firing == 0) return;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
@@ -444,13 +449,12 @@ void RuleEngine::AddFindings(const JobState& job, std::int64_t now_ms, RuleEvalu
     std::string reason;
     if (job.last_seen_ms != now_ms) {
       reason = "job " + job.name + " not observed for " + Ago(now_ms - job.last_seen_ms) +
-               "; last known: " + pair->last_known_reason;
+               "; last known: " + LastKnownReason(*pair);
     } else if (pair->data_known) {
       // Evaluated known just now while firing: the last known reason is this evaluation's.
-      reason = pair->last_known_reason;
+      reason = LastKnownReason(*pair);
     } else {
-      reason = "data unknown now (" + Reason(i, job, *pair) +
-               "); last known: " + pair->last_known_reason;
+      reason = "data unknown now (" + Reason(i, job) + "); last known: " + LastKnownReason(*pair);
     }
     out.findings.push_back(MakeFinding(rules_[i], job, *pair, std::move(reason)));
   }
@@ -460,13 +464,12 @@ void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const E
                       std::int64_t now_ms, RuleEvaluation& out) const {
   const CompiledRule& rule = rules_[rule_index];
   pair.truth = ev.truth;
-  pair.subject = ev.subject;
+  pair.subject = PackedValue::Of(ev.subject);
   pair.evaluated = true;
-  pair.evaluated_at_ms = now_ms;
   // The reason of this evaluation, computed at most once and only when needed.
   std::optional<std::string> reason;
   const auto full_reason = [&]() -> const std::string& {
-    if (!reason) reason = Reason(rule_index, job, pair);
+    if (!reason) reason = Reason(rule_index, job);
     return *reason;
   };
   const std::int64_t for_ms = rule.spec.for_duration.count();
@@ -477,9 +480,9 @@ void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const E
     pair.data_known = false;
   } else {
     pair.data_known = true;
-    pair.last_known_subject = ev.subject;
+    pair.last_known_subject = PackedValue::Of(ev.subject);
     if (ev.truth == Truth::kTrue) {
-      pair.false_since_ms.reset();
+      pair.has_false_since = false;
       if (pair.known == RuleState::kInactive) {
         pair.active_since_ms = now_ms;
         pair.known = RuleState::kPending;
@@ -496,11 +499,14 @@ void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const E
     } else if (pair.known == RuleState::kPending) {
       pair.known = RuleState::kInactive;
     } else if (pair.known == RuleState::kFiring) {
-      if (!pair.false_since_ms) pair.false_since_ms = now_ms;
-      const std::int64_t false_for = now_ms - *pair.false_since_ms;
+      if (!pair.has_false_since) {
+        pair.has_false_since = true;
+        pair.false_since_ms = now_ms;
+      }
+      const std::int64_t false_for = now_ms - pair.false_since_ms;
       if (false_for >= keep_ms) {
         pair.known = RuleState::kInactive;
-        pair.false_since_ms.reset();
+        pair.has_false_since = false;
         if (keep_ms > 0) {
           suffix = "; false for " + Ago(false_for) + " (keep_firing_for " +
                    FormatDuration(rule.spec.keep_firing_for) + ")";
@@ -508,9 +514,10 @@ void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const E
       }
     }
     if (pair.known == RuleState::kFiring) {
-      pair.last_known_reason = full_reason();
-    } else if (!pair.last_known_reason.empty()) {
-      std::string().swap(pair.last_known_reason);
+      if (!pair.last_known_reason) pair.last_known_reason = std::make_unique<std::string>();
+      *pair.last_known_reason = full_reason();
+    } else {
+      pair.last_known_reason.reset();
     }
   }
   const RuleState target =
@@ -522,8 +529,8 @@ void RuleEngine::Step(std::size_t rule_index, JobState& job, Pair& pair, const E
 
 std::map<std::string, std::string> RuleEngine::Vars(const CompiledRule& rule, const JobState& job,
                                                     const Pair& pair) const {
-  const std::optional<ExprValue>& subject =
-      pair.data_known ? pair.subject : pair.last_known_subject;
+  const std::optional<ExprValue> subject =
+      (pair.data_known ? pair.subject : pair.last_known_subject).get();
   std::map<std::string, std::string> vars;
   vars["job"] = job.name;
   vars["cluster"] = job.cluster;
@@ -598,12 +605,12 @@ RuleStatus RuleEngine::MakeStatus(std::size_t rule_index, const std::string& job
   s.state = pair->reported;
   s.data_known = pair->data_known;
   s.truth = pair->truth;
-  s.value = pair->subject;
-  s.reason = Reason(rule_index, *job, *pair);
+  s.value = pair->subject.get();
+  s.reason = Reason(rule_index, *job);
   s.state_since_ms = pair->state_since_ms;
   s.active_since_ms = pair->known == RuleState::kInactive ? 0 : pair->active_since_ms;
   s.evaluated = true;
-  s.evaluated_at_ms = pair->evaluated_at_ms;
+  s.evaluated_at_ms = job->last_seen_ms;
   return s;
 }
 

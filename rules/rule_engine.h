@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -154,25 +155,38 @@ class RuleEngine {
   std::size_t JobCount() const { return jobs_.size(); }
 
  private:
+  // An optional ExprValue in 16 bytes (a pair keeps two; a region has hundreds of thousands).
+  struct PackedValue {
+    double number = 0;
+    ExprType type = ExprType::kNumber;
+    bool has = false;
+
+    static PackedValue Of(const std::optional<ExprValue>& v) {
+      return v ? PackedValue{v->number, v->type, true} : PackedValue{};
+    }
+    std::optional<ExprValue> get() const {
+      return has ? std::optional<ExprValue>(ExprValue{type, number}) : std::nullopt;
+    }
+  };
   // The state machine of one (rule, job) pair. Its last evaluation's reason is not kept: the
   // job's history is unchanged until the pair is next evaluated, so the reason is computed again
-  // when explain, a transition or a finding needs it.
+  // when explain, a transition or a finding needs it. Every cycle reads every pair: kept small.
   struct Pair {
-    RuleState known = RuleState::kInactive;     // last known: inactive, pending or firing
-    RuleState reported = RuleState::kInactive;  // what transitions and explain show
-    bool data_known = true;
-    bool evaluated = false;
-    Truth truth = Truth::kUnknown;  // of the last evaluation
     std::int64_t state_since_ms = 0;
     std::int64_t active_since_ms = 0;  // pending/firing: when the condition first held
     std::int64_t firing_since_ms = 0;
-    std::optional<std::int64_t> false_since_ms;  // firing: first false evaluation since true
-    std::int64_t evaluated_at_ms = 0;
-    std::optional<ExprValue> subject;             // $value of the last evaluation
-    std::optional<ExprValue> last_known_subject;  // of the last known (true/false) evaluation
+    std::int64_t false_since_ms = 0;  // firing: first false evaluation since true (if has_...)
+    PackedValue subject;              // $value of the last evaluation
+    PackedValue last_known_subject;   // of the last known (true/false) evaluation
     // The reason of the last known evaluation, kept only while `known` is firing: only a firing
     // pair shows it (in its finding, while its data is unknown or its job is not observed).
-    std::string last_known_reason;
+    std::unique_ptr<std::string> last_known_reason;
+    RuleState known = RuleState::kInactive;     // last known: inactive, pending or firing
+    RuleState reported = RuleState::kInactive;  // what transitions and explain show
+    Truth truth = Truth::kUnknown;              // of the last evaluation
+    bool has_false_since = false;
+    bool data_known = true;
+    bool evaluated = false;  // when true, at the job's last_seen_ms
   };
   // One job name: its history, its current instance and its pairs.
   struct JobState {
@@ -191,12 +205,14 @@ class RuleEngine {
   // Moves jobs_[k] to jobs_[kept] (compacting out forgotten jobs) and counts it.
   void Keep(std::size_t k, std::size_t& kept);
   const JobState* FindJob(std::string_view name) const;
-  // The reason of the pair's last evaluation, evaluated again over the unchanged history.
-  std::string Reason(std::size_t rule, const JobState& job, const Pair& pair) const;
+  // The reason of the last evaluation of a rule for a job (at its last_seen_ms), evaluated again
+  // over its history, which is unchanged since.
+  std::string Reason(std::size_t rule, const JobState& job) const;
   void Step(std::size_t rule, JobState& job, Pair& pair, const Evaluation& ev, std::int64_t now_ms,
             RuleEvaluation& out) const;
   void Transition(const CompiledRule& rule, JobState& job, Pair& pair, RuleState to,
                   std::int64_t now_ms, std::string reason, RuleEvaluation& out) const;
+  static const std::string& LastKnownReason(const Pair& pair);
   // The findings of a job's firing pairs, in rule order.
   void AddFindings(const JobState& job, std::int64_t now_ms, RuleEvaluation& out) const;
   std::map<std::string, std::string> Vars(const CompiledRule& rule, const JobState& job,
