@@ -1,8 +1,10 @@
 #include "agent/cli.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include "agent/cli_support.h"
 #include "agent/daemon.h"
 #include "agent/explain.h"
+#include "agent/history_format.h"
 #include "agent/http/curl_transport.h"
 #include "agent/logging.h"
 #include "agent/manual.h"
@@ -22,6 +25,7 @@
 #include "agent/rule_tests.h"
 #include "agent/version.h"
 #include "agent/wiring.h"
+#include "rules/duration.h"
 
 namespace flinkguard {
 namespace {
@@ -106,6 +110,69 @@ int RunExplain(const ExplainOptions& options, std::optional<LogLevel> log_level_
     return kExitFailure;
   }
   ctx.out << FormatExplain(report, cycles.back().at_ms);
+  ctx.out.flush();
+  return kExitOk;
+}
+
+struct HistoryOptions {
+  std::string config_path;
+  std::string job;
+  std::string since = "24h";
+  bool json = false;
+  bool all = false;
+};
+
+// What people need from history is what fired, what was decided and done: transitions into or
+// out of "unknown" (data missing for a cycle, e.g. right after a restart) and "already in
+// progress" refusals are left out unless --all asks for everything.
+void DropRoutineEvents(HistoryReport& report) {
+  auto routine = [](const HistoryEvent& e) {
+    if (const auto* t = std::get_if<RuleTransition>(&e.what)) {
+      return t->from == RuleState::kUnknown || t->to == RuleState::kUnknown;
+    }
+    if (const auto* r = std::get_if<RefusalRecord>(&e.what)) {
+      return r->refusal.cause == RefusalCause::kInProgress;
+    }
+    return false;
+  };
+  report.events.erase(std::remove_if(report.events.begin(), report.events.end(), routine),
+                      report.events.end());
+}
+
+int RunHistory(const HistoryOptions& options, std::optional<LogLevel> log_level_flag,
+               const CliContext& ctx) {
+  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return kExitFailure;
+  Result<Duration> since = ParseDuration(options.since);
+  if (!since) {
+    ctx.err << "flinkguard history: --since " << options.since << ": " << since.error().message
+            << "\n";
+    return kExitUsage;
+  }
+  const std::string path = config->agent.state_dir + "/history.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    ctx.err << "flinkguard history: no history at " << path
+            << " (flinkguard has not run with this state_dir)\n";
+    return kExitFailure;
+  }
+  auto store = SqliteHistoryStore::Open(path);
+  if (!store) {
+    ctx.err << "flinkguard history: " << store.error().message << "\n";
+    return kExitFailure;
+  }
+  const std::int64_t now = WallMs();
+  HistoryQuery q;
+  q.job = options.job;
+  q.since_ms = now - std::chrono::duration_cast<std::chrono::milliseconds>(*since).count();
+  auto report = ReadHistory(**store, **store, q);
+  if (!report) {
+    ctx.err << "flinkguard history: " << report.error().message << "\n";
+    return kExitFailure;
+  }
+  if (!options.all) DropRoutineEvents(*report);
+  ctx.out << (options.json ? HistoryToJson(*report, /*pretty=*/true) + "\n"
+                           : HistoryToText(*report, now));
   ctx.out.flush();
   return kExitOk;
 }
@@ -201,6 +268,20 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
   update_cmd->add_option("-j,--job", update.job, "The job's name (a catalog job)")->required();
   update_cmd->add_option("--jar", update.jar, "The new jar")->required();
 
+  HistoryOptions history;
+  CLI::App* history_cmd = app.add_subcommand(
+      "history",
+      "What flinkguard recorded: rule transitions, refusals, recoveries with every step, "
+      "savepoints");
+  history_cmd->add_option("-c,--config", history.config_path, "Configuration file (YAML)")
+      ->required();
+  history_cmd->add_option("-j,--job", history.job, "Only this job");
+  history_cmd->add_option("--since", history.since, "How far back (a duration: 30m, 24h, 7d)")
+      ->capture_default_str();
+  history_cmd->add_flag("--json", history.json, "One JSON document");
+  history_cmd->add_flag("--all", history.all,
+                        "Also transitions into and out of 'unknown' and 'in progress' refusals");
+
   std::string rule_test_path;
   CLI::App* test_rules_cmd = app.add_subcommand(
       "test-rules",
@@ -222,6 +303,7 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (explain_cmd->parsed()) return RunExplain(explain, log_level, ctx);
     if (test_rules_cmd->parsed()) return RunTestRules(rule_test_path, ctx);
     if (run_cmd->parsed()) return RunDaemon(daemon, log_level, ctx);
+    if (history_cmd->parsed()) return RunHistory(history, log_level, ctx);
     if (recover_cmd->parsed()) return RunRecover(recover, log_level, ctx);
     if (savepoint_cmd->parsed()) return RunSavepoint(savepoint, log_level, ctx);
     if (update_cmd->parsed()) return RunUpdate(update, log_level, ctx);
