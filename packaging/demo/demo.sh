@@ -13,10 +13,15 @@ root=$(pwd)
 short=0
 [[ "${1:-}" == "--short" ]] && short=1
 
-packaging/install-deps.sh --test
-build=${FLINKGUARD_DEMO_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLINKGUARD_BUILD_TESTS=ON >/dev/null
-cmake --build "$build" --target flinkguard flinksim
+if [[ -n "${FLINKGUARD_DEMO_BIN_DIR:-}" ]]; then
+  # Already built (the test suite runs the short demo on its own build tree).
+  build=$FLINKGUARD_DEMO_BIN_DIR
+else
+  packaging/install-deps.sh --test
+  build=${FLINKGUARD_DEMO_BUILD_DIR:-build}
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLINKGUARD_BUILD_TESTS=ON >/dev/null
+  cmake --build "$build" --target flinkguard flinksim
+fi
 
 demo_dir=/tmp/flinkguard-demo
 rm -rf "$demo_dir" && mkdir -p "$demo_dir/state"
@@ -53,11 +58,11 @@ control() {  # control <action> <json>
   curl -sf -X POST "http://127.0.0.1:18091/_sim/$1" -H 'Content-Type: application/json' -d "$2" >/dev/null \
     || echo "   (control call $1 failed)"
 }
-fg() { "$build/agent/flinkguard" "$@"; }
+flinkguard() { "$build/agent/flinkguard" "$@"; }
 step() { echo; echo "== t+${SECONDS}s  $*"; }
 
 echo "== flinkguard run --config packaging/demo/flinkguard-demo.yaml   (its log below, indented)"
-fg run --config packaging/demo/flinkguard-demo.yaml >"$demo_dir/agent.log" 2>&1 &
+"$build/agent/flinkguard" run --config packaging/demo/flinkguard-demo.yaml >"$demo_dir/agent.log" 2>&1 &
 agent_pid=$!
 pids+=($agent_pid)
 tail -n +1 -f "$demo_dir/agent.log" --pid "$agent_pid" 2>/dev/null | sed -u 's/^/      | /' &
@@ -78,21 +83,21 @@ control checkpoints '{"job":"job-0","mode":"stall"}'
 control set_traffic '{"job":"job-0","qps":40}'
 # Wait (at most 70 s) until the three recoveries ended.
 for _ in $(seq 1 70); do
-  done_count=$(fg history --config packaging/demo/flinkguard-demo.yaml --since 10m --json 2>/dev/null \
+  done_count=$(flinkguard history --config packaging/demo/flinkguard-demo.yaml --since 10m --json 2>/dev/null \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for e in d["events"] if e["type"]=="recovery" and e.get("outcome")!="in-progress"))' 2>/dev/null || echo 0)
   [[ "$done_count" -ge 3 ]] && break
   sleep 1
 done
 sleep 2
 step "what flinkguard recorded: flinkguard history --since 10m"
-fg history --config packaging/demo/flinkguard-demo.yaml --since 10m | sed 's/^/   /'
+flinkguard history --config packaging/demo/flinkguard-demo.yaml --since 10m | sed 's/^/   /'
 step "what flinkguard sees now: flinkguard observe --once"
-fg observe --config packaging/demo/flinkguard-demo.yaml --once | sed 's/^/   /'
+flinkguard observe --config packaging/demo/flinkguard-demo.yaml --once | sed 's/^/   /'
 
 if [[ $short -eq 1 ]]; then
   # CI: every injected failure was recovered (job-0, job-2, job-3), job-1 was left alone, and
   # every job has exactly one live instance.
-  fg history --config packaging/demo/flinkguard-demo.yaml --since 10m --json >"$demo_dir/history.json"
+  flinkguard history --config packaging/demo/flinkguard-demo.yaml --since 10m --json >"$demo_dir/history.json"
   curl -sf http://127.0.0.1:18091/_sim/jobs >"$demo_dir/jobs.json"
   python3 - "$demo_dir/history.json" "$demo_dir/jobs.json" <<'PY'
 import json, sys

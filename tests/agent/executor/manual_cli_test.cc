@@ -142,6 +142,23 @@ TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, o
   REQUIRE(recs->size() == 1);
   CHECK(recs->front().trigger == "manual");
   CHECK(recs->front().restore_path == savepoint);
+  // `flinkguard history` tells the story: the savepoint, the recovery, its steps, the outcome.
+  Cli hist = RunFlinkguard(s.dir, {"history", "--config", s.config, "--job", "job-0"});
+  INFO(hist.output);
+  CHECK(hist.code == 0);
+  CHECK(Contains(hist.output, savepoint));
+  CHECK(Contains(hist.output, "trigger: manual"));
+  CHECK(Contains(hist.output, "cancel"));
+  CHECK(Contains(hist.output, "submit"));
+  CHECK(Contains(hist.output, "verify"));
+  CHECK(Contains(hist.output, "succeeded"));
+  Cli hist_json =
+      RunFlinkguard(s.dir, {"history", "--config", s.config, "--job", "job-0", "--json"});
+  CHECK(hist_json.code == 0);
+  CHECK(Contains(hist_json.output, "\"type\": \"recovery\""));
+  Cli bad_since = RunFlinkguard(s.dir, {"history", "--config", s.config, "--since", "yesterday"});
+  CHECK(bad_since.code == 2);
+
   auto sps = (*store)->Savepoints("job-0", 0);
   REQUIRE(sps.has_value());
   REQUIRE(sps->size() == 1);
@@ -176,7 +193,8 @@ TEST_CASE(
   }
   SUBCASE("the savepoint fails") {
     const std::string old_id = s.sim.JobId("job-0");
-    s.sim.Control("checkpoints", R"({"job":"job-0","mode":"fail","message":"disk quota"})");
+    s.sim.Control("checkpoints",
+                  R"({"job":"job-0","mode":"fail","message":"disk quota","tolerable":100000})");
     Cli up = RunFlinkguard(s.dir, {"update", "--config", s.config, "--job", "job-0", "--jar",
                                    s.dir.File("job-0-v2.jar")});
     INFO(up.output);
