@@ -72,6 +72,7 @@ struct JobCase {
   Severity severity = Severity::kInfo;
   std::vector<std::string> rules;  // sorted, unique
   std::int64_t first_fired_ms = 0;
+  std::int64_t last_fired_ms = 0;  // the newest firing_since of the job's recovery findings
 };
 
 // A restore point with what the ladder found wrong with it.
@@ -364,6 +365,27 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
     }
   }
 
+  // 5b. Findings carried over from before the last recovery. A rule over a window (e.g.
+  // increase(restarts, 10m)) keeps firing after a successful recovery while its window still
+  // holds the old instance's samples. That is not the new instance failing: while every finding
+  // began firing before the recovery ended and the instance it started runs with all tasks, wait.
+  // A new firing, or the new instance not running well, goes on (and may escalate below).
+  if (!c.attempts.empty()) {
+    const RecoveryAttempt* last = c.attempts.back();
+    if (last->outcome == RecoveryAttempt::Outcome::kSucceeded && last->ended_ms &&
+        c.last_fired_ms < *last->ended_ms) {
+      for (const JobSnapshot* s : c.instances) {
+        if (!s->status.fresh() || *s->status.value != JobStatus::kRunning) continue;
+        if (s->start_time_ms < last->started_ms) continue;
+        if (!s->all_tasks_running.fresh() || !s->all_tasks_running.value.value_or(false)) continue;
+        return Refuse(c, RefusalCause::kCooldown,
+                      "settling: the rules firing for it began before recovery " + last->id +
+                          " ended, and the instance it started (" + InstanceText(*s) +
+                          ") runs with all tasks; waiting for them to resolve or fire anew");
+      }
+    }
+  }
+
   // 6. Escalation: recoveries in the window that did not stick. The latest one did not stick
   // when the job asked for recovery again within stable_after of its end.
   std::vector<Unstuck> unstuck;
@@ -511,10 +533,12 @@ PlanOutput Planner::Plan(const PlanInput& in) {
       c.name = f.job;
       c.severity = f.severity;
       c.first_fired_ms = f.firing_since_ms;
+      c.last_fired_ms = f.firing_since_ms;
     }
     c.findings.push_back(&f);
     c.severity = std::max(c.severity, f.severity);
     c.first_fired_ms = std::min(c.first_fired_ms, f.firing_since_ms);
+    c.last_fired_ms = std::max(c.last_fired_ms, f.firing_since_ms);
     c.rules.push_back(f.rule);
   }
   for (auto& [name, c] : cases) {

@@ -244,6 +244,45 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("a window rule still firing from before a recovery does not undo it (settling)") {
+  // r1 (T0-3m .. T0-2m) replaced a restart-looping instance; increase(restarts, 10m) still fires
+  // since T0-5m because its window holds the old instance's restarts. The new instance j2 started
+  // by r1 runs with all tasks: wait. Were it not running well, or a rule fired anew, it escalates.
+  RecoveryPolicy policy;
+  policy.cooldown_ms = 0;
+  policy.stable_after_ms = 0;
+  Scenario s = FailedAds(policy);
+  s.points = {Checkpoint("ads", 42, kT0 - 4 * kMin), Savepoint("ads", 7, kT0 - 20 * kMin)};
+  s.attempts = {Attempt("r1", "ads", kT0 - 3 * kMin, kT0 - 2 * kMin, Strategy::kCheckpoint,
+                        "s3://ckpt/ads/chk-42", RecoveryAttempt::Outcome::kSucceeded, 0)};
+  JobSnapshot j2 = Instance("ads", "yarn-a", "j2", JobStatus::kRunning, kT0);
+  j2.start_time_ms = kT0 - 2 * kMin - 30 * kSec;
+  s.findings = {Recover("ads", "yarn-a", "j2", kT0 - 5 * kMin)};
+  SUBCASE("the new instance runs with all tasks: no plan, no page") {
+    s.snapshots = {j2};
+    PlanOutput out = PlanOnce(s);
+    CHECK(out.plans.empty());
+    REQUIRE(out.refusals.size() == 1);
+    CHECK(out.refusals[0].cause == RefusalCause::kCooldown);
+    CHECK_FALSE(out.refusals[0].page);
+    CHECK(Contains(out.refusals[0].reason, "settling"));
+  }
+  SUBCASE("the new instance is restarting: escalate") {
+    j2.status.SetFresh(JobStatus::kRestarting, kT0);
+    j2.all_tasks_running.SetFresh(false, kT0);
+    s.snapshots = {j2};
+    PlanOutput out = PlanOnce(s);
+    REQUIRE(out.plans.size() == 1);
+    CHECK(out.plans[0].escalates_attempt_id == "r1");
+  }
+  SUBCASE("a rule fires anew after the recovery: act") {
+    s.snapshots = {j2};
+    s.findings = {Recover("ads", "yarn-a", "j2", kT0 - kMin)};
+    PlanOutput out = PlanOnce(s);
+    REQUIRE(out.plans.size() == 1);
+  }
+}
+
 TEST_CASE("escalation continues down the ladder over several recoveries that did not stick") {
   // r1 restored chk-42 and was recorded as not sticking; r2 restored sp-7 and the job fails again
   // within stable_after: next is chk-40, then (with the opt-in) fresh state.
