@@ -283,7 +283,9 @@ void CurlTransport::Run(RequestBatch& batch) {
     }
     if (!active.empty()) {
       curl_multi_poll(im.multi, nullptr, 0, wait_ms, nullptr);
-    } else if (wait_ms > 0 && waiting_count == 0) {
+    } else if (wait_ms > 0 && waiting_count == 0 && !delayed.empty()) {
+      // Only delayed requests are left. (With nothing left at all the loop ends now: sleeping
+      // here made every Run last at least 100 ms.)
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     }
   }
