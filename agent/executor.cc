@@ -161,13 +161,17 @@ std::string Executor::DerivedJobId(const std::string& recovery_id) {
 
 namespace {
 
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void KeyString(JsonWriter& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
 std::string ProgressJson(const Executor::Run& r) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
+  auto str = [&w](const char* k, const std::string& v) { KeyString(w, k, v); };
   w.StartObject();
   str("phase", PhaseName(r.phase));
   w.Key("step_seq");
@@ -252,10 +256,7 @@ Result<void> LoadProgress(const std::string& text, const std::string& context, E
 std::string PlanJson(const RecoveryPlan& plan) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
+  auto str = [&w](const char* k, const std::string& v) { KeyString(w, k, v); };
   w.StartObject();
   str("job", plan.job);
   str("cluster", plan.cluster);
@@ -305,10 +306,7 @@ std::string MultipartBody(const std::string& boundary, const std::string& file_n
 std::string RunBody(const JobSubmission& s, const Executor::Run& r) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
+  auto str = [&w](const char* k, const std::string& v) { KeyString(w, k, v); };
   w.StartObject();
   if (!s.entry_class.empty()) str("entryClass", s.entry_class);
   if (!s.args.empty()) {

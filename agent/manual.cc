@@ -95,6 +95,43 @@ int Report(const std::vector<EndedRecovery>& ended, Executor& executor, Recovery
   return kExitFailure;
 }
 
+// Runs `plan` with the daemon's executor, journal and per-job locks, waits for the outcome and
+// prints each step. `command` names the command in messages ("recover", "update").
+int Execute(const Config& config, SqliteHistoryStore& store, const Observation& o,
+            const RecoveryPlan& plan, const std::string& trigger, const std::string& jar,
+            const std::string& command, const CliContext& ctx) {
+  CurlTransport transport(TransportOptionsFor(config));
+  LocalJobFence fence(config.agent.state_dir);
+  Executor executor(transport, FlinkEndpointsFrom(config), JobSubmissionsFrom(config), store, store,
+                    store, fence);
+  executor.UpdateView(o);
+  auto id = executor.Start(plan, trigger, WallMs(), jar);
+  if (!id) {
+    ctx.err << "flinkguard: " << command << " not started: " << id.error().message << "\n";
+    return kExitFailure;
+  }
+  ctx.out << command << " " << *id << " started\n";
+  ctx.out.flush();
+  return Report(RunToEnd(executor), executor, store, ctx);
+}
+
+// The start every acting command shares: a valid config naming `job` in its catalog, signal
+// handlers, and the history. Returns false (having said why) when one is missing.
+bool PrepareToAct(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+                  const std::string& command, const CliContext& ctx, std::optional<Config>& config,
+                  std::unique_ptr<SqliteHistoryStore>& store) {
+  config = LoadValidConfig(options.config_path, log_level_flag, ctx);
+  if (!config) return false;
+  if (config->FindJob(options.job) == nullptr) {
+    ctx.err << "flinkguard " << command << ": job '" << options.job
+            << "' is not in the catalog (jobs:), so there is nothing to resubmit\n";
+    return false;
+  }
+  InstallSignalHandlers(/*reload=*/false);
+  store = OpenHistory(*config, ctx);
+  return store != nullptr;
+}
+
 struct Decided {
   std::optional<RecoveryPlan> plan;
   std::optional<Refusal> refusal;
@@ -170,16 +207,9 @@ Decided PlanFor(const Config& config, const Observation& o, SqliteHistoryStore& 
 
 int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
                const CliContext& ctx) {
-  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
-  if (!config) return kExitFailure;
-  if (config->FindJob(options.job) == nullptr) {
-    ctx.err << "flinkguard recover: job '" << options.job
-            << "' is not in the catalog (jobs:), so there is nothing to resubmit\n";
-    return kExitFailure;
-  }
-  InstallSignalHandlers(/*reload=*/false);
-  std::unique_ptr<SqliteHistoryStore> store = OpenHistory(*config, ctx);
-  if (!store) return kExitFailure;
+  std::optional<Config> config;
+  std::unique_ptr<SqliteHistoryStore> store;
+  if (!PrepareToAct(options, log_level_flag, "recover", ctx, config, store)) return kExitFailure;
   ObserveStack observe(*config, SnapshotOptions());
   const Observation o = observe.ObserveTwice().back();
   Decided d = PlanFor(*config, o, *store, options.job, options.from, false);
@@ -194,37 +224,19 @@ int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_f
     ctx.out << "dry run: nothing was done\n";
     return kExitOk;
   }
-  CurlTransport transport(TransportOptionsFor(*config));
-  LocalJobFence fence(config->agent.state_dir);
-  Executor executor(transport, FlinkEndpointsFrom(*config), JobSubmissionsFrom(*config), *store,
-                    *store, *store, fence);
-  executor.UpdateView(o);
-  auto id = executor.Start(*d.plan, "manual", WallMs());
-  if (!id) {
-    ctx.err << "flinkguard recover: " << id.error().message << "\n";
-    return kExitFailure;
-  }
-  ctx.out << "recovery " << *id << " started\n";
-  ctx.out.flush();
-  return Report(RunToEnd(executor), executor, *store, ctx);
+  return Execute(*config, *store, o, *d.plan, "manual", "", "recovery", ctx);
 }
 
 int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
               const CliContext& ctx) {
-  const std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
-  if (!config) return kExitFailure;
-  if (config->FindJob(options.job) == nullptr) {
-    ctx.err << "flinkguard update: job '" << options.job << "' is not in the catalog (jobs:)\n";
-    return kExitFailure;
-  }
   std::error_code ec;
   if (!std::filesystem::is_regular_file(options.jar, ec)) {
     ctx.err << "flinkguard update: --jar " << options.jar << " is not a readable file\n";
     return kExitFailure;
   }
-  InstallSignalHandlers(/*reload=*/false);
-  std::unique_ptr<SqliteHistoryStore> store = OpenHistory(*config, ctx);
-  if (!store) return kExitFailure;
+  std::optional<Config> config;
+  std::unique_ptr<SqliteHistoryStore> store;
+  if (!PrepareToAct(options, log_level_flag, "update", ctx, config, store)) return kExitFailure;
   ObserveStack observe(*config, SnapshotOptions());
   const Observation o = observe.ObserveTwice().back();
   const JobSnapshot* live = LiveInstance(o, options.job);
@@ -251,19 +263,7 @@ int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_fl
                 ", then submit the new jar from that savepoint; if the savepoint fails, the old "
                 "job keeps running";
   ctx.out << PlanText(plan);
-  CurlTransport transport(TransportOptionsFor(*config));
-  LocalJobFence fence(config->agent.state_dir);
-  Executor executor(transport, FlinkEndpointsFrom(*config), JobSubmissionsFrom(*config), *store,
-                    *store, *store, fence);
-  executor.UpdateView(o);
-  auto id = executor.Start(plan, "update", WallMs(), options.jar);
-  if (!id) {
-    ctx.err << "flinkguard update: " << id.error().message << "\n";
-    return kExitFailure;
-  }
-  ctx.out << "update " << *id << " started\n";
-  ctx.out.flush();
-  return Report(RunToEnd(executor), executor, *store, ctx);
+  return Execute(*config, *store, o, plan, "update", options.jar, "update", ctx);
 }
 
 int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level_flag,

@@ -190,7 +190,8 @@ class Harness {
   }
 
   // flinksim's log of mutating requests on cluster a, as "METHOD path".
-  std::vector<std::string> Mutations(FlinksimProcess& sim) {
+  std::vector<std::string> Mutations(FlinksimProcess& sim) { return MutationsOf(sim); }
+  static std::vector<std::string> MutationsOf(const FlinksimProcess& sim) {
     std::vector<std::string> out;
     rapidjson::Document doc =
         ParseJson(testing::HttpCall("GET", sim.rest() + "/_sim/requests").body);
@@ -548,6 +549,124 @@ TEST_CASE("a live instance of the job on another cluster blocks the submit") {
   // Either the planner saw the duplicate (refusal) or the executor's check did (failed recovery);
   // in both cases nothing was submitted to cluster-a.
   for (const std::string& m : h.Mutations(h.a())) CHECK(m.find("/run") == std::string::npos);
+}
+
+// A journal that stops writing on command (a full or read-only disk), forwarding to the real
+// store otherwise. Reads always work.
+class FailingJournal final : public RecoveryJournal {
+ public:
+  explicit FailingJournal(RecoveryJournal& real) : real_(real) {}
+  bool failing = false;
+
+  Result<void> BeginRecovery(const RecoveryRecord& r) override {
+    return Gate() ? real_.BeginRecovery(r) : Full();
+  }
+  Result<void> SaveProgress(std::string_view id, std::string_view p,
+                            std::optional<std::int64_t> t) override {
+    return Gate() ? real_.SaveProgress(id, p, t) : Full();
+  }
+  Result<void> SetRestore(std::string_view id, Strategy s, std::string_view p) override {
+    return Gate() ? real_.SetRestore(id, s, p) : Full();
+  }
+  Result<void> EndRecovery(std::string_view id, RecoveryAttempt::Outcome o, std::int64_t at,
+                           std::string_view e) override {
+    return Gate() ? real_.EndRecovery(id, o, at, e) : Full();
+  }
+  Result<void> MarkDidNotStick(std::string_view id) override {
+    return Gate() ? real_.MarkDidNotStick(id) : Full();
+  }
+  Result<void> RecordStep(const StepRecord& step) override {
+    return Gate() ? real_.RecordStep(step) : Full();
+  }
+  Result<std::vector<RecoveryRecord>> UnfinishedRecoveries() override {
+    return real_.UnfinishedRecoveries();
+  }
+  Result<std::vector<RecoveryRecord>> Recoveries(std::string_view job,
+                                                 std::int64_t since) override {
+    return real_.Recoveries(job, since);
+  }
+  Result<std::vector<StepRecord>> Steps(std::string_view id) override { return real_.Steps(id); }
+  Result<std::vector<RecoveryAttempt>> Attempts(std::int64_t since) override {
+    return real_.Attempts(since);
+  }
+
+ private:
+  bool Gate() const { return !failing; }
+  static tl::unexpected<Error> Full() {
+    return tl::unexpected<Error>(Error::Permanent("sqlite history.db: database or disk is full"));
+  }
+  RecoveryJournal& real_;
+};
+
+TEST_CASE("the journal failing mid-recovery: no further step is taken until it writes again") {
+  testing::TempDir dir("fg-journal");
+  FlinksimProcess sim("cluster-a",
+                      {"--jobs", "1", "--checkpoint-interval", "2s", "--flink-version", "1.20"});
+  REQUIRE(sim.WaitReady(1));
+  WriteJar(dir.File("job-0.jar"), "job-0");
+  auto opened = SqliteHistoryStore::Open(":memory:");
+  REQUIRE(opened.has_value());
+  SqliteHistoryStore& store = **opened;
+  FailingJournal journal(store);
+  CurlTransport transport{{}};
+  SingleInstanceFence fence;
+  FlinkEndpoint endpoint{"cluster-a", sim.rest(), 3000ms, 1000ms, nullptr, {}};
+  JobSubmission job;
+  job.job = "job-0";
+  job.jar = dir.File("job-0.jar");
+  job.parallelism = 2;
+  Executor executor(transport, {endpoint}, {{"job-0", job}}, journal, store, store, fence,
+                    ExecutorOptions{.phase_timeout_ms = 60'000, .poll_interval_ms = 100});
+
+  const std::string old_id = sim.JobId("job-0");
+  RecoveryPlan plan;
+  plan.job = "job-0";
+  plan.cluster = "cluster-a";
+  plan.stop_job_id = old_id;
+  plan.strategy = Strategy::kFresh;
+  plan.steps = {StepKind::kCancel, StepKind::kWaitTerminal, StepKind::kSubmit, StepKind::kVerify};
+  plan.reason = "test";
+  sim.Control("clear_requests");
+
+  // Without the journal a recovery does not even start.
+  journal.failing = true;
+  auto refused = executor.Start(plan, "manual", WallMs());
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("cannot journal") != std::string::npos);
+  CHECK(executor.Idle());
+
+  // Started with the journal; then the disk fills before the first step is recorded as done.
+  journal.failing = false;
+  auto id = executor.Start(plan, "manual", WallMs());
+  REQUIRE(id.has_value());
+  journal.failing = true;
+  for (int i = 0; i < 40; ++i) {
+    executor.Tick(WallMs());
+    std::this_thread::sleep_for(25ms);
+  }
+  // The cancel (journaled before the disk filled) may have been sent, repeatedly even; nothing
+  // after it was: the wait, the upload and the submit all need the journal first.
+  for (const std::string& m : Harness::MutationsOf(sim)) {
+    CHECK(m == "PATCH /jobs/" + old_id);
+  }
+  CHECK_FALSE(executor.Idle());
+
+  // The disk has room again: the recovery goes on and finishes.
+  journal.failing = false;
+  for (int i = 0; i < 600 && !executor.Idle(); ++i) {
+    executor.Tick(WallMs());
+    std::this_thread::sleep_for(25ms);
+  }
+  REQUIRE(executor.Idle());
+  auto recs = store.Recoveries("job-0", 0);
+  REQUIRE(recs.has_value());
+  REQUIRE(recs->size() == 1);
+  CHECK(recs->front().outcome == RecoveryAttempt::Outcome::kSucceeded);
+  bool submitted = false;
+  for (const std::string& m : Harness::MutationsOf(sim)) {
+    submitted = submitted || m.find("/run") != std::string::npos;
+  }
+  CHECK(submitted);
 }
 
 }  // namespace
