@@ -129,6 +129,7 @@ struct Executor::Run {
   // --- in memory only ---
   std::int64_t next_at_ms = 0;
   int retries = 0;
+  int polls = 0;                 // polls in the current phase
   bool journal_blocked = false;  // the last journal write failed: nothing is sent until it works
   std::string detail;            // what happened in the current step, for its record
   std::vector<std::pair<std::string, Result<HttpResponse>>> replies;  // (cluster, reply)
@@ -577,8 +578,14 @@ class Executor::Stepper {
 
   // Ends the current step with `status` and enters `next` (journaled before anything is sent).
   void Enter(Phase next, const std::string& status = "done");
-  // Polls again later in the same phase.
-  void PollLater() { r_.next_at_ms = now_ + ex_.options_.poll_interval_ms; }
+  // Polls again later in the same phase: every 250 ms for the first 2 s (most waits are short:
+  // a cancel takes a few hundred ms, tasks start in about a second), then every
+  // poll_interval_ms.
+  void PollLater() {
+    const std::int64_t soon = r_.polls < 8 ? 250 : ex_.options_.poll_interval_ms;
+    r_.next_at_ms = now_ + std::min(soon, ex_.options_.poll_interval_ms);
+    ++r_.polls;
+  }
   // A transient failure: retry with backoff until the phase deadline, then fail.
   void RetryOrFail(const std::string& what);
   void Fail(const std::string& error) {
@@ -618,6 +625,7 @@ void Executor::Stepper::Enter(Phase next, const std::string& status) {
   r_.step_started_ms = now_;
   r_.phase_deadline_ms = now_ + ex_.options_.phase_timeout_ms;
   r_.retries = 0;
+  r_.polls = 0;
   const StepRecord started{r_.record.id, r_.step_seq, PhaseName(next), now_, std::nullopt,
                            "started",    "",          std::nullopt};
   Result<void> ok = ex_.journal_.RecordStep(done);

@@ -78,7 +78,8 @@ struct ExecutorOptions {
   // Deadline of each phase other than verification (stop → terminal, duplicate check, upload,
   // submit), retries of transient errors included.
   std::int64_t phase_timeout_ms = 120'000;
-  // How often a phase that waits (terminal state, savepoint, verification) asks again.
+  // How often a phase that waits (terminal state, savepoint, verification) asks again, after
+  // its first 2 s (every 250 ms before).
   std::int64_t poll_interval_ms = 1'000;
   // First retry delay after a transient error; doubles up to 8×.
   std::int64_t retry_base_ms = 500;
