@@ -8,8 +8,9 @@ build_pkgs=(
   g++ cmake ninja-build pkg-config git ca-certificates
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev rapidjson-dev libzookeeper-mt-dev
   libsqlite3-dev libspdlog-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev libexpected-dev
+  libsystemd-dev
 )
-test_pkgs=(python3 curl prometheus wrk)
+test_pkgs=(python3 curl prometheus prometheus-alertmanager zookeeper python3-kazoo wrk)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi
