@@ -1,1 +1,0 @@
-#include "alerts/alerts.h"
