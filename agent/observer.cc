@@ -1,5 +1,7 @@
 #include "agent/observer.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -135,6 +137,7 @@ class Observer::Cycle {
     req.delay = attempt == 0 ? std::chrono::milliseconds(0) : kRetryBackoff * (1 << (attempt - 1));
     batch_.Add(std::move(req),
                [this, &c, path, attempt, done = std::move(done)](Result<HttpResponse> r) mutable {
+                 Sample(c.client.endpoint().cluster, EndpointLabel(path), r);
                  const auto next_delay = kRetryBackoff * (1 << attempt);
                  if (r && r->status == 503 && attempt < kMaxRetries &&
                      next_delay < c.client.endpoint().timeout) {
@@ -147,6 +150,39 @@ class Observer::Cycle {
   }
 
   void Problem(const std::string& line) { obs_.problems.push_back(line); }
+
+  void Sample(const std::string& cluster, std::string endpoint, const Result<HttpResponse>& r) {
+    RequestSample s;
+    s.cluster = cluster;
+    s.endpoint = std::move(endpoint);
+    if (r) s.seconds = std::chrono::duration<double>(r->elapsed).count();
+    s.failed = !r || (r->status >= 400 && r->status != 404);
+    o_.last_requests_.push_back(std::move(s));
+  }
+
+  // The path without its query, with every segment that is an id (32 hex digits: job and
+  // vertex ids, trigger ids) or a number replaced by "{id}", so the label set stays bounded.
+  static std::string EndpointLabel(std::string_view path) {
+    path = path.substr(0, path.find('?'));
+    std::string out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+      const std::size_t next = path.find('/', i + 1);
+      const std::string_view seg =
+          path.substr(i + 1, (next == std::string_view::npos ? path.size() : next) - i - 1);
+      const bool id = seg.size() >= 8 && std::all_of(seg.begin(), seg.end(), [](char ch) {
+                        return std::isxdigit(static_cast<unsigned char>(ch)) != 0 || ch == '-';
+                      });
+      const bool number = !seg.empty() && std::all_of(seg.begin(), seg.end(), [](char ch) {
+        return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+      });
+      out += '/';
+      out += (id || number) ? std::string_view("{id}") : seg;
+      if (next == std::string_view::npos) break;
+      i = next;
+    }
+    return out;
+  }
 
   // Server time now, estimated from the cluster's clock skew.
   std::int64_t ServerNow(const ClusterState& c) const { return now_ms_ + c.skew_ms.value_or(0); }
@@ -706,8 +742,11 @@ class Observer::Cycle {
     for (std::size_t i = 0; i < o_.signals_.size(); ++i) {
       ++obs_.requests;
       batch_.Add(o_.tsdb_->BuildRequest(o_.signals_[i].promql), [this, i](Result<HttpResponse> r) {
+        const double seconds = r ? std::chrono::duration<double>(r->elapsed).count() : 0;
         signal_results_[i] = o_.tsdb_->HandleReply(o_.signals_[i].promql, std::move(r));
         if (!signal_results_[i]) Problem(signal_results_[i].error().message);
+        o_.last_requests_.push_back(RequestSample{"", "signal:" + o_.signals_[i].signal, seconds,
+                                                  !signal_results_[i].has_value()});
       });
     }
   }
@@ -783,6 +822,7 @@ Observer::Observer(HttpTransport& transport, std::vector<ObservedCluster> cluste
 Observer::~Observer() = default;
 
 Observation Observer::RunCycle(std::int64_t now_ms) {
+  last_requests_.clear();
   Observation o = Cycle(*this, now_ms).Run();
   ++cycle_;
   return o;

@@ -40,6 +40,17 @@ struct ObserverOptions {
   std::int64_t metric_fetch_interval_ms = 10'000;
 };
 
+// One request the last RunCycle sent: where to, how long it took, whether it failed.
+struct RequestSample {
+  std::string cluster;   // the cluster's name; "" for a TSDB query
+  std::string endpoint;  // the REST path with ids as "{id}" and no query ("/jobs/{id}/metrics"),
+                         // or "signal:<name>" for a TSDB query
+  double seconds = 0;    // from sending to the last byte (0 when the transport failed)
+  // A transport failure or an HTTP status >= 400 other than 404 (Flink answers 404 for what a
+  // job does not have, e.g. no checkpointing); for a TSDB query, any failed query.
+  bool failed = false;
+};
+
 // Watches every job on every cluster: each RunCycle sends, for all clusters at once and in one
 // transport run, /config (when due), /overview and /jobs/overview, then per job what it needs —
 // metrics every cycle (restarts, checkpoint counters), details when the job changed or is due
@@ -64,6 +75,9 @@ class Observer {
   // Observes once. `now_ms` is the agent's wall clock at the start of the cycle (epoch ms).
   Observation RunCycle(std::int64_t now_ms);
 
+  // Every request of the last RunCycle (retries included), for the exported metrics.
+  const std::vector<RequestSample>& LastRequests() const { return last_requests_; }
+
  private:
   struct ClusterState;
   struct JobState;
@@ -75,6 +89,7 @@ class Observer {
   ObserverOptions options_;
   std::vector<std::unique_ptr<ClusterState>> clusters_;
   std::int64_t cycle_ = 0;
+  std::vector<RequestSample> last_requests_;
 };
 
 // Rewrites a job name as Flink's PrometheusReporter does for label values (characters outside
