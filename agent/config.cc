@@ -116,7 +116,7 @@ class SchemaLoader {
       UseDefaultRules(&config);
     }
     if (auto v = m.Get("jobs")) ReadJobs(*v, config.tsdb.has_value(), &config.jobs);
-    if (auto v = m.Get("alerts")) ReadAlerts(*v, &config.alerts);
+    if (auto v = m.Get("alerts")) ReadAlerts(*v, &config.alerts, &config.alert_routing);
     CheckReferences();
     CompileRules(config, CustomSignalNames(config));
     return config;
@@ -653,18 +653,65 @@ class SchemaLoader {
     return rule;
   }
 
-  void ReadAlerts(const YamlValue& value, std::vector<AlertReceiverConfig>* alerts) {
-    auto items = r_.List(value);
+  // `alerts:` is either the list of receivers, or a mapping {receivers, routes,
+  // group_interval, repeat_interval}.
+  void ReadAlerts(const YamlValue& value, std::vector<AlertReceiverConfig>* alerts,
+                  AlertRoutingConfig* routing) {
+    std::optional<YamlValue> receivers = value;
+    std::optional<YamlValue> routes;
+    if (value.node.IsMap()) {
+      MapReader m(r_, value, {"receivers", "routes", "group_interval", "repeat_interval"});
+      if (!m.ok()) return;
+      receivers = m.Required("receivers");
+      routes = m.Get("routes");
+      Optional(m, "group_interval", &routing->group_interval, DurationReader(kPositive));
+      Optional(m, "repeat_interval", &routing->repeat_interval, DurationReader(kPositive));
+    }
+    if (receivers) {
+      if (auto items = r_.List(*receivers)) {
+        for (std::size_t i = 0; i < items->size(); ++i) {
+          if (auto a = ReadAlert((*items)[i], i)) alerts->push_back(std::move(*a));
+        }
+      }
+    }
+    if (!routes) return;
+    auto items = r_.List(*routes);
     if (!items) return;
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      if (auto a = ReadAlert((*items)[i], i)) alerts->push_back(std::move(*a));
+    for (const YamlValue& item : *items) {
+      MapReader m(r_, item, {"receivers", "min_severity", "rules", "jobs", "match"});
+      if (!m.ok()) continue;
+      AlertRouteConfig route;
+      if (auto v = m.Required("receivers")) {
+        if (auto names = r_.StringList(*v)) {
+          if (names->empty()) r_.Report(*v, "expected at least one receiver name");
+          for (const std::string& n : *names) {
+            if (alert_names_.count(n) != 0) continue;
+            std::string message = "no alert receiver named '" + QuoteForMessage(n) + "'";
+            std::vector<std::string> all;
+            for (const auto& [name, mark] : alert_names_) all.push_back(name);
+            if (auto close = ClosestMatch(n, all)) {
+              message += "; did you mean '" + *close + "'?";
+            } else if (!all.empty()) {
+              message += "; configured receivers: " + JoinNames(all);
+            }
+            r_.Report(*v, std::move(message));
+          }
+          route.receivers = std::move(*names);
+        }
+      }
+      Optional(m, "min_severity", &route.min_severity,
+               [this](const YamlValue& v) { return r_.SeverityValue(v); });
+      Optional(m, "rules", &route.rules, [this](const YamlValue& v) { return r_.StringList(v); });
+      Optional(m, "jobs", &route.jobs, [this](const YamlValue& v) { return r_.StringList(v); });
+      Optional(m, "match", &route.match, [this](const YamlValue& v) { return r_.StringMap(v); });
+      routing->routes.push_back(std::move(route));
     }
   }
 
   std::optional<AlertReceiverConfig> ReadAlert(const YamlValue& value, std::size_t index) {
     MapReader m(r_, value,
                 {"type", "name", "url", "url_file", "url_env", "routing_key_file",
-                 "routing_key_env", "command", "timeout", "min_severity"});
+                 "routing_key_env", "command", "timeout", "min_severity", "repeat_interval"});
     if (!m.ok()) return std::nullopt;
     const std::size_t before = r_.problem_count();
     AlertReceiverConfig a;
@@ -689,8 +736,12 @@ class SchemaLoader {
         a.url = ReadReceiverUrl(m, a.type == AlertReceiverType::kSlack);
         break;
       case AlertReceiverType::kPagerDuty:
-        NotApplicable(m, {"url", "url_file", "url_env", "command"}, context);
+        NotApplicable(m, {"command"}, context);
         a.routing_key = ReadSecret(m, "routing_key", true, "the PagerDuty routing key");
+        // The Events API URL may be overridden (a proxy, a test receiver); default PagerDuty's.
+        if (m.Has("url") || m.Has("url_file") || m.Has("url_env")) {
+          a.url = ReadReceiverUrl(m, false);
+        }
         break;
       case AlertReceiverType::kCommand:
         NotApplicable(m, {"url", "url_file", "url_env", "routing_key_file", "routing_key_env"},
@@ -714,6 +765,7 @@ class SchemaLoader {
     Optional(m, "timeout", &a.timeout, DurationReader(kPositive));
     Optional(m, "min_severity", &a.min_severity,
              [this](const YamlValue& v) { return r_.SeverityValue(v); });
+    Optional(m, "repeat_interval", &a.repeat_interval, DurationReader(kPositive));
     if (r_.problem_count() != before) return std::nullopt;
     return a;
   }

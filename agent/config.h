@@ -197,6 +197,26 @@ struct AlertReceiverConfig {
   std::vector<std::string> command;   // command: argv, command[0] an absolute path
   Duration timeout = std::chrono::seconds{10};
   Severity min_severity = Severity::kInfo;
+  // Re-send a firing alert this often. Absent: alerts.repeat_interval, except Alertmanager
+  // receivers, which default to 1m (Alertmanager resolves alerts not re-sent in 5m).
+  std::optional<Duration> repeat_interval;
+};
+
+// `alerts.routes[]`: which receivers get which notifications. Every condition given must hold.
+struct AlertRouteConfig {
+  std::vector<std::string> receivers;  // receiver names (checked at load)
+  std::optional<Severity> min_severity;
+  std::vector<std::string> rules;            // alert name globs (rule names, flinkguard_*)
+  std::vector<std::string> jobs;             // job name globs
+  std::map<std::string, std::string> match;  // labels that must have these values
+};
+
+// The `alerts:` mapping besides its receivers. When `alerts` is a plain list of receivers, these
+// keep their defaults.
+struct AlertRoutingConfig {
+  std::vector<AlertRouteConfig> routes;  // empty: every receiver gets everything >= min_severity
+  Duration group_interval = std::chrono::minutes{5};  // flapping alerts notify at most this often
+  Duration repeat_interval = std::chrono::hours{4};   // default re-send of firing alerts
 };
 
 // A loaded, fully validated configuration.
@@ -213,6 +233,7 @@ struct Config {
   // (packaging/rules/default-rules.yaml, compiled into the binary).
   bool default_rules = false;
   std::vector<AlertReceiverConfig> alerts;
+  AlertRoutingConfig alert_routing;
 
   // The cluster, job or rule with that name, or nullptr. Pointers are valid while the Config
   // lives and is not modified.

@@ -149,6 +149,19 @@ void Receiver(YAML::Emitter& out, const AlertReceiverConfig& a) {
   StringList(out, "command", a.command);
   Dur(out, "timeout", a.timeout);
   out << YAML::Key << "min_severity" << YAML::Value << SeverityName(a.min_severity);
+  if (a.repeat_interval) Dur(out, "repeat_interval", *a.repeat_interval);
+  out << YAML::EndMap;
+}
+
+void Route(YAML::Emitter& out, const AlertRouteConfig& r) {
+  out << YAML::BeginMap;
+  StringList(out, "receivers", r.receivers);
+  if (r.min_severity) {
+    out << YAML::Key << "min_severity" << YAML::Value << SeverityName(*r.min_severity);
+  }
+  StringList(out, "rules", r.rules);
+  StringList(out, "jobs", r.jobs);
+  StringMap(out, "match", r.match);
   out << YAML::EndMap;
 }
 
@@ -191,9 +204,28 @@ std::string FormatConfig(const Config& config) {
   out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
   for (const auto& r : config.rules) Rule(out, r);
   out << YAML::EndSeq;
-  out << YAML::Key << "alerts" << YAML::Value << YAML::BeginSeq;
+  // The mapping form of `alerts` only when something besides the receivers is set.
+  const AlertRoutingConfig defaults;
+  const AlertRoutingConfig& routing = config.alert_routing;
+  const bool mapping = !routing.routes.empty() ||
+                       routing.group_interval != defaults.group_interval ||
+                       routing.repeat_interval != defaults.repeat_interval;
+  out << YAML::Key << "alerts" << YAML::Value;
+  if (mapping) {
+    out << YAML::BeginMap;
+    Dur(out, "group_interval", routing.group_interval);
+    Dur(out, "repeat_interval", routing.repeat_interval);
+    out << YAML::Key << "receivers" << YAML::Value;
+  }
+  out << YAML::BeginSeq;
   for (const auto& a : config.alerts) Receiver(out, a);
   out << YAML::EndSeq;
+  if (mapping) {
+    out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : routing.routes) Route(out, r);
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
