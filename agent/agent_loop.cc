@@ -260,6 +260,10 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   RecordRefusals(report.decisions, now_ms, report);
 
   for (const RecoveryPlan& plan : report.decisions.plans) {
+    if (executor_ == nullptr && !standby_.empty()) {
+      spdlog::debug("not recovering {}: {}", plan.job, standby_);
+      continue;
+    }
     if (executor_ == nullptr) {
       const std::string why = "not recovering " + plan.job +
                               ": the journal (history database) is not available, and "

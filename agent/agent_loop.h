@@ -51,6 +51,9 @@ class AgentLoop {
   // late (TILT): observe and record, plan nothing.
   CycleReport RunCycle(std::int64_t now_ms, const std::string& late_reason = "");
 
+  // This replica stands by (HA: another one leads): plans are not carried out, and `why` says so
+  // (at debug level: it is the normal state of a standby).
+  void SetStandby(std::string why) { standby_ = std::move(why); }
  private:
   void Record(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
               CycleReport& report);
@@ -68,6 +71,7 @@ class AgentLoop {
   const Config& config_;
   Observer& observer_;
   Executor* executor_;
+  std::string standby_;  // non-empty: a standby replica (see SetStandby)
   SqliteHistoryStore* store_;
   LoopOptions options_;
   RuleEngine engine_;

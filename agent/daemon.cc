@@ -8,6 +8,8 @@
 
 #include "agent/agent_loop.h"
 #include "agent/cli_support.h"
+#include "agent/ha/coordinator.h"
+#include "agent/ha/zk_coordinator.h"
 #include "agent/local_lock.h"
 #include "agent/wiring.h"
 
@@ -26,9 +28,10 @@ struct Stack {
   std::unique_ptr<AgentLoop> loop;
   std::mt19937_64 rng{std::random_device{}()};
 
-  Stack(const Config& config, SqliteHistoryStore* store, ActionFence& fence)
+  // `acting`: this replica leads (see Coordinator); a standby observes and builds no executor.
+  Stack(const Config& config, SqliteHistoryStore* store, ActionFence& fence, bool acting = true)
       : observe(config, ObserverOptions{}), act_transport(TransportOptionsFor(config)) {
-    if (store != nullptr) {
+    if (store != nullptr && acting) {
       executor =
           std::make_unique<Executor>(act_transport, FlinkEndpointsFrom(config),
                                      JobSubmissionsFrom(config), *store, *store, *store, fence);
@@ -36,6 +39,10 @@ struct Stack {
     loop = std::make_unique<AgentLoop>(config, observe.observer, executor.get(), store, [this] {
       return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
     });
+    if (store != nullptr && !acting) {
+      loop->SetStandby("this replica stands by (another one leads, or the ZooKeeper session is "
+                       "not established)");
+    }
   }
 };
 
@@ -87,15 +94,50 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   } else {
     spdlog::error("state_dir {} is not usable, observing only and taking no action", state_dir);
   }
-  LocalJobFence fence(state_dir);
-  auto stack = std::make_unique<Stack>(*config, store.get(), fence);
-  if (stack->executor) {
+  // Who may act: with `ha:` the replica ZooKeeper elects; without, this single instance.
+  std::unique_ptr<Coordinator> coordinator;
+  if (config->ha) {
+    ZooKeeperOptions zk;
+    zk.connect_string = config->ha->connect_string;
+    zk.root = config->ha->root;
+    zk.session_timeout_ms = Ms(config->ha->session_timeout);
+    if (config->ha->digest_auth) zk.digest_auth = config->ha->digest_auth->Reveal();
+    zk.instance_id = config->agent.instance_id;
+    coordinator = std::make_unique<ZooKeeperCoordinator>(std::move(zk));
+    spdlog::info("HA: coordinating through ZooKeeper {} under {}; observing until elected",
+                 config->ha->connect_string, config->ha->root);
+  } else {
+    coordinator = std::make_unique<LocalCoordinator>(state_dir, std::move(dir_lock));
+  }
+  ActionFence& fence = coordinator->Fence();
+  coordinator->Poll(WallMs());
+  bool acting = false;
+  auto stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+  // Starts (or stops) acting when the coordinator says so: the executor exists only while this
+  // replica leads; on taking over, the shared record of unfinished recoveries is imported first.
+  auto follow_leadership = [&] {
+    const bool lead = store != nullptr && coordinator->Leading();
+    if (lead == acting) return;
+    acting = lead;
+    stack.reset();
+    stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+    if (!acting) {
+      spdlog::warn("not leading: observing only; unfinished recoveries stay journaled");
+      return;
+    }
+    if (auto adopted = coordinator->Adopt(*store, WallMs()); !adopted) {
+      spdlog::error("cannot take over the shared record of recoveries: {}",
+                    adopted.error().message);
+    } else if (*adopted > 0) {
+      spdlog::warn("took over {} unfinished recoveries from another replica", *adopted);
+    }
     if (auto resumed = stack->executor->Resume(WallMs()); !resumed) {
       spdlog::error("cannot read the recovery journal: {}", resumed.error().message);
     } else if (*resumed > 0) {
       spdlog::warn("resuming {} unfinished recoveries from the journal", *resumed);
     }
-  }
+  };
+  follow_leadership();
   spdlog::info("flinkguard running: {}; history {}{}", SummarizeConfig(*config),
                store ? store->path() : std::string("unavailable"),
                config->agent.dry_run ? "; DRY RUN: no action is taken" : "");
@@ -115,10 +157,12 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
         spdlog::info("reloaded {}: {}", options.config_path, SummarizeConfig(*fresh));
         stack.reset();
         config = std::move(fresh);
-        stack = std::make_unique<Stack>(*config, store.get(), fence);
+        stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
         if (stack->executor) (void)stack->executor->Resume(WallMs());
       }
     }
+    coordinator->Poll(WallMs());
+    follow_leadership();
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_cycle) {
       std::string late;
@@ -162,8 +206,9 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     }
     const auto sleep = std::chrono::duration_cast<std::chrono::milliseconds>(
         wake - std::chrono::steady_clock::now());
-    InterruptibleSleep(
-        std::clamp(sleep, std::chrono::milliseconds(20), std::chrono::milliseconds(1000)));
+    // With ZooKeeper, wake at least every 200 ms to follow the session and the election.
+    InterruptibleSleep(std::clamp(sleep, std::chrono::milliseconds(20),
+                                  std::chrono::milliseconds(config->ha ? 200 : 1000)));
   }
   spdlog::info("flinkguard stopping{}",
                stack->executor && !stack->executor->Idle()

@@ -661,7 +661,14 @@ void Executor::Stepper::RetryOrFail(const std::string& what) {
 }
 
 bool Executor::Stepper::FenceOk(const std::string& action) {
-  auto token = ex_.fence_.Check(r_.record.job, action);
+  RecoveryRecord now = r_.record;
+  now.progress = ProgressJson(r_);
+  auto token = ex_.fence_.CheckStep(now, action);
+  if (!token && token.error().kind == ErrorKind::kTransient) {
+    // Not now (a lock held elsewhere, a suspended coordination session): the step waits.
+    RetryOrFail("fencing check before " + action + ": " + token.error().message);
+    return false;
+  }
   if (!token) {
     Fail("fencing check before " + action +
          " failed, the step was not taken: " + token.error().message);
@@ -741,6 +748,7 @@ std::vector<std::pair<std::string, HttpRequest>> Executor::Stepper::Build() {
         Fail("the jar " + r_.jar + " is missing or empty");
         return out;
       }
+      if (!FenceOk("upload")) return out;
       const std::string boundary = "flinkguard" + r_.new_job_id;
       HttpRequest req = Target().Request("POST", "/jars/upload",
                                          MultipartBody(boundary, Basename(r_.jar), content));

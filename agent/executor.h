@@ -62,6 +62,14 @@ class ActionFence {
   // nullopt when the fence has none); an Error when it may not (the step is not taken).
   [[nodiscard]] virtual Result<std::optional<std::int64_t>> Check(const std::string& job,
                                                                   const std::string& action) = 0;
+  // The same check given the whole recovery as it stands before the step (`record.progress` is
+  // current): a fence shared by replicas (ZooKeeper) records it with the check, so a replica that
+  // takes over can finish it. An Error of kind kTransient means "not now" (the step waits and is
+  // tried again within the phase deadline); any other kind fails the recovery.
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> CheckStep(const RecoveryRecord& record,
+                                                                      const std::string& action) {
+    return Check(record.job, action);
+  }
   // The recovery of `job` ended: give up whatever Check took for it.
   virtual void Release(const std::string& job) { (void)job; }
 };

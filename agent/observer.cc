@@ -824,6 +824,7 @@ Observer::~Observer() = default;
 Observation Observer::RunCycle(std::int64_t now_ms) {
   last_requests_.clear();
   Observation o = Cycle(*this, now_ms).Run();
+  CountLiveInstances(o.jobs, now_ms);
   ++cycle_;
   return o;
 }

@@ -82,6 +82,7 @@ const std::vector<SignalInfo>& BuiltinSignals() {
       {"backpressure", ExprType::kNumber, false},
       {"lag", ExprType::kNumber, false},
       {"cluster_up", ExprType::kBool, false},
+      {"instances", ExprType::kNumber, false},
   };
   return kSignals;
 }

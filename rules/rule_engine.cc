@@ -186,6 +186,7 @@ enum class SignalKind : std::uint8_t {
   kBackpressure,
   kLag,
   kClusterUp,
+  kInstances,
   kCustom,  // a TSDB signal, by name
 };
 
@@ -208,6 +209,7 @@ SignalKind KindOf(std::string_view signal) {
       {"backpressure", SignalKind::kBackpressure},
       {"lag", SignalKind::kLag},
       {"cluster_up", SignalKind::kClusterUp},
+      {"instances", SignalKind::kInstances},
   };
   for (const auto& [name, kind] : kKinds) {
     if (name == signal) return kind;
@@ -255,6 +257,8 @@ SignalReading Read(const JobSnapshot& job, SignalKind kind, std::string_view sig
         return {std::nullopt, "cluster " + job.cluster + " not in this cycle's observation"};
       }
       return {cluster->reachable ? 1.0 : 0.0, {}};
+    case SignalKind::kInstances:
+      return FromObserved(job.live_instances, same, "instances not counted");
     case SignalKind::kCustom: break;
   }
   auto it = job.signals.find(std::string(signal));

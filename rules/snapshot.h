@@ -21,6 +21,10 @@ enum class Freshness { kUnknown, kStale, kFresh };
 // "unknown", "stale", "fresh".
 const char* FreshnessName(Freshness f);
 
+struct JobSnapshot;
+// Sets every snapshot's live_instances (fresh at `now_ms`) from the whole set.
+void CountLiveInstances(std::vector<JobSnapshot>& jobs, std::int64_t now_ms);
+
 // One observed value with its provenance. Times are epoch milliseconds (agent wall clock).
 // A kFresh field without a value was observed to be absent (e.g. "no checkpoint completed yet"),
 // which is different from kUnknown (not observed).
@@ -118,6 +122,9 @@ struct JobSnapshot {
   std::string backpressured_vertex;  // name of the vertex behind `backpressure`
   std::string root_exception;        // first lines of the newest root cause, when failed/restarted
   std::optional<std::int64_t> root_exception_ms;
+  // Live (known, fresh, not globally terminal) instances of this job name on all clusters in
+  // the same observation, this one included when live: more than 1 means duplicates.
+  Observed<std::int64_t> live_instances;
 };
 
 // One cluster's reachability and capacity.

@@ -674,6 +674,7 @@ class SqliteHistoryStore::Statements {
   // The ids of the restore points beyond the newest ?1 non-failed per (job, cluster).
   sqlite3_stmt* restore_points_beyond_keep = nullptr;
   sqlite3_stmt* delete_restore_point = nullptr;  // by id ?1
+  sqlite3_stmt* forget_restore_point = nullptr;  // by job ?1 and path ?2
 
   Statements() = default;
   Statements(const Statements&) = delete;
@@ -826,6 +827,7 @@ class SqliteHistoryStore::Statements {
          "trigger_ms DESC, id DESC) AS rank FROM restore_points WHERE failed_restore = 0) "
          "WHERE rank > ?1"},
         {&delete_restore_point, "DELETE FROM restore_points WHERE id = ?1"},
+        {&forget_restore_point, "DELETE FROM restore_points WHERE job = ?1 AND path = ?2"},
         // recoveries: unfinished ones (and, by the cascade, their steps) are never deleted.
         {&retention[1].age,
          "DELETE FROM recoveries WHERE rowid IN (SELECT rowid FROM recoveries WHERE "
@@ -987,6 +989,14 @@ Result<void> SqliteHistoryStore::MarkRestoreFailed(std::string_view job, std::st
     return Fail(Error::NotFound("sqlite " + this->path() + ": mark restore point failed: no " +
                                 "restore point " + Quoted(path) + " of job " + Quoted(job)));
   }
+  return {};
+}
+
+Result<void> SqliteHistoryStore::ForgetRestorePoint(std::string_view job, std::string_view path) {
+  Call c(stmts_->forget_restore_point, this->path(), "forget restore point");
+  c.Text(job).Text(path);
+  Result<std::int64_t> changed = c.Run();
+  if (!changed) return Fail(changed.error());
   return {};
 }
 

@@ -45,6 +45,10 @@ class RestorePointCatalog {
   // Every point of `job` ("" = every job), newest (trigger_ms) first.
   [[nodiscard]] virtual Result<std::vector<KnownRestorePoint>> RestorePoints(
       std::string_view job) = 0;
+  // Removes (job, path) from the catalog (savepoint retention: the point is no longer offered
+  // for restores; its files are left alone). Ok when there was no such row.
+  [[nodiscard]] virtual Result<void> ForgetRestorePoint(std::string_view job,
+                                                        std::string_view path) = 0;
 };
 
 // --- Recovery journal ------------------------------------------------------------------------
@@ -250,6 +254,7 @@ class SqliteHistoryStore final : public RestorePointCatalog,
   Result<void> UpsertRestorePoint(const KnownRestorePoint& point, RestorePointOrigin origin,
                                   std::int64_t seen_ms) override;
   Result<void> MarkRestoreFailed(std::string_view job, std::string_view path) override;
+  Result<void> ForgetRestorePoint(std::string_view job, std::string_view path) override;
   Result<std::vector<KnownRestorePoint>> RestorePoints(std::string_view job) override;
   // RecoveryJournal
   Result<void> BeginRecovery(const RecoveryRecord& record) override;

@@ -286,10 +286,10 @@ TEST_CASE("a minimal config gets every default") {
   CHECK_FALSE(c.tsdb.has_value());
   CHECK(c.jobs.empty());
   CHECK(c.default_rules);  // no `rules` key: the built-in table
-  CHECK(c.rules.size() == 9);
+  CHECK(c.rules.size() == 10);
   CHECK(c.alerts.empty());
   CHECK(SummarizeConfig(c) ==
-        "region r1, 1 cluster, 0 jobs, 9 rules (the built-in defaults), 0 alert receivers");
+        "region r1, 1 cluster, 0 jobs, 10 rules (the built-in defaults), 0 alert receivers");
 
   const ConfigLoadResult t = LoadYaml(std::string(kMinimal) + "tsdb: {prometheus: 'http://p'}\n");
   REQUIRE(t.ok());
