@@ -1,0 +1,413 @@
+// flinkguard replicas coordinated through a real ZooKeeper server (started here on 127.0.0.1,
+// stopped by PID) against flinksim: election, per-job locks, fencing, session loss, takeover of
+// journaled recoveries, interop with kazoo, bad data under our paths. Every replica is a real
+// `flinkguard run` process with its own state_dir and instance_id; every wait is bounded.
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/executor.h"
+#include "tests/agent/ha/zk_server.h"
+#include "tests/agent/observer/flinksim_process.h"
+
+namespace flinkguard {
+namespace {
+
+using testing::ChildProcess;
+using testing::FlinksimProcess;
+using testing::ZkServer;
+using namespace std::chrono_literals;
+
+const std::string kRoot = "/flinkguard/test";
+
+bool WaitFor(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
+  for (auto until = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < until;) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return ok();
+}
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool Terminal(const std::string& status) {
+  return status == "FAILED" || status == "CANCELED" || status == "FINISHED";
+}
+
+int LiveInstances(const FlinksimProcess& sim) {
+  rapidjson::Document doc = sim.SimJobs();
+  int live = 0;
+  if (!doc.IsObject() || !doc.HasMember("jobs")) return live;
+  for (const auto& j : doc["jobs"].GetArray()) {
+    if (std::string(j["name"].GetString()) == "job-0" && !Terminal(j["status"].GetString())) {
+      ++live;
+    }
+  }
+  return live;
+}
+
+std::string Status(const FlinksimProcess& sim) {
+  rapidjson::Document doc = sim.SimJobs();
+  if (!doc.IsObject() || !doc.HasMember("jobs")) return "";
+  const auto& j = FlinksimProcess::SimJob(doc, "job-0");
+  return j.IsObject() ? j["status"].GetString() : "";
+}
+
+// The mutating requests flinksim logged: (instance header, "method path status").
+std::vector<std::pair<std::string, std::string>> Mutations(const FlinksimProcess& sim) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const testing::HttpReply log = testing::HttpCall("GET", sim.rest() + "/_sim/requests");
+  rapidjson::Document doc = testing::ParseJson(log.body);
+  if (!doc.IsObject() || !doc.HasMember("requests")) return out;
+  for (const auto& r : doc["requests"].GetArray()) {
+    out.emplace_back(r.HasMember("instance") && r["instance"].IsString()
+                         ? r["instance"].GetString()
+                         : "",
+                     std::string(r["method"].GetString()) + " " + r["path"].GetString() + " " +
+                         std::to_string(r["status"].GetInt()));
+  }
+  return out;
+}
+
+int CountFrom(const std::vector<std::pair<std::string, std::string>>& m, const std::string& who) {
+  int n = 0;
+  for (const auto& [instance, what] : m) n += instance == who ? 1 : 0;
+  return n;
+}
+
+// Submits Flink accepted (a run answered 500 by an injected fault started nothing).
+int Submits(const std::vector<std::pair<std::string, std::string>>& m) {
+  int n = 0;
+  for (const auto& [instance, what] : m) {
+    n += what.rfind("POST ", 0) == 0 && what.find("/run 200") != std::string::npos ? 1 : 0;
+  }
+  return n;
+}
+
+// One test's world: ZooKeeper, flinksim with job-0, the job's jar and the replicas' configs.
+struct World {
+  testing::TempDir dir{"fg-ha"};
+  ZkServer zk{500};
+  FlinksimProcess sim{"cluster-a",
+                      {"--jobs", "1", "--checkpoint-interval", "2s", "--flink-version", "1.20"}};
+  std::vector<ChildProcess> agents;
+  std::vector<std::string> ids;
+
+  World() {
+    REQUIRE(zk.Start());
+    REQUIRE(sim.WaitReady(1));
+    std::ofstream jar(dir.File("job-0.jar"));
+    jar << "Manifest-Version: 1.0\nMain-Class: com.example.Events\nflinksim-job-name: job-0\n"
+           "flinksim-parallelism: 2\nflinksim-checkpoint-interval: 2000ms\n";
+  }
+
+  std::string Config(const std::string& id) {
+    const std::string path = dir.File(id + ".yaml");
+    std::ofstream out(path);
+    out << "region: test\nagent:\n  poll_interval: 1s\n  state_dir: " << dir.path() << "/" << id
+        << "\n  instance_id: " << id << "\nha:\n  zookeeper: \"" << zk.connect()
+        << "\"\n  root: " << kRoot << "\n  session_timeout: 2s\nclusters:\n"
+        << "  - {name: cluster-a, url: \"" << sim.rest()
+        << "\", timeout: 3s, connect_timeout: 1s}\njobs:\n  - name: job-0\n    cluster: cluster-a\n"
+           "    jar: "
+        << dir.File("job-0.jar")
+        << "\n    parallelism: 2\n    recovery: {cooldown: 0s, max_recoveries: 100, window: 10m, "
+           "stable_after: 0s}\nrules:\n  - {name: job-failed, when: \"status == FAILED\", action: "
+           "recover, severity: critical}\n";
+    return path;
+  }
+
+  // Starts replica `id` and waits until it competes in the election.
+  std::size_t Start(const std::string& id) {
+    agents.push_back(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", Config(id)},
+                                         dir.File(id + ".log")));
+    ids.push_back(id);
+    const std::size_t i = agents.size() - 1;
+    CHECK(WaitFor([&] { return agents[i].Log().find("competing for leadership") !=
+                               std::string::npos; },
+                  20s));
+    return i;
+  }
+
+  // Whether replica i leads now, from its log: its last "leading" line is later than any line
+  // that ends leadership.
+  bool Leads(std::size_t i) const {
+    const std::string log = agents[i].Log();
+    const auto led = log.rfind("ZooKeeper: leading (");
+    if (led == std::string::npos) return false;
+    for (const char* end : {"not leading any more", "ZooKeeper session lost",
+                            "ZooKeeper connection lost"}) {
+      const auto at = log.rfind(end);
+      if (at != std::string::npos && at > led) return false;
+    }
+    return true;
+  }
+
+  int Leaders() const {
+    int n = 0;
+    for (std::size_t i = 0; i < agents.size(); ++i) n += Leads(i) ? 1 : 0;
+    return n;
+  }
+
+  std::string Kazoo(const std::vector<std::string>& args) {
+    const std::string log = dir.File("kazoo-" + std::to_string(kazoo_runs++) + ".log");
+    std::vector<std::string> a{zk.connect()};
+    a.insert(a.end(), args.begin(), args.end());
+    ChildProcess p = testing::StartPython(
+        testing::SourceDir() + "/tests/agent/ha/zk_tool.py", a, log);
+    for (int i = 0; i < 400 && p.Running(); ++i) std::this_thread::sleep_for(50ms);
+    p.Stop();
+    return p.Log();
+  }
+
+  void FailJob() {
+    const testing::HttpReply r = sim.Control(
+        "fail_job",
+        R"({"job":"job-0","exception":"java.lang.RuntimeException: boom","terminal":true})");
+    REQUIRE(r.status == 200);
+  }
+
+  // Waits until job-0 runs again as an instance other than `old_id`.
+  bool WaitRecovered(const std::string& old_id, std::chrono::milliseconds limit = 40s) {
+    return WaitFor([&] { return sim.JobId("job-0") != old_id && Status(sim) == "RUNNING"; },
+                   limit);
+  }
+
+  int kazoo_runs = 0;
+};
+
+TEST_CASE("three replicas: exactly one leads, a failed job is recovered once; kill -9 of the "
+          "leader mid-recovery: a standby takes over and finishes that recovery") {
+  World w;
+  for (const char* id : {"r1", "r2", "r3"}) w.Start(id);
+  REQUIRE(WaitFor([&] { return w.Leaders() == 1; }, 20s));
+  std::size_t leader = 0;
+  while (!w.Leads(leader)) ++leader;
+  // An independent client sees the same leader: the first latch node names it.
+  CHECK(w.Kazoo({"leader", kRoot + "/leader"}).find("\"instance\":\"" + w.ids[leader] + "\"") !=
+        std::string::npos);
+
+  w.sim.Control("clear_requests");
+  std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(w.WaitRecovered(old_id));
+  CHECK(WaitFor([&] { return w.agents[leader].Log().find("recovered in") != std::string::npos; },
+                20s));
+  auto m = Mutations(w.sim);
+  CHECK(Submits(m) == 1);
+  CHECK(CountFrom(m, w.ids[leader]) == static_cast<int>(m.size()));
+  CHECK(LiveInstances(w.sim) == 1);
+  CHECK(w.Leaders() == 1);
+
+  // The next recovery stalls after its cancel (jar requests answer 500); the leader is killed.
+  w.sim.Control("clear_requests");
+  REQUIRE(w.sim.Control("error_500", R"({"path_prefix":"/jars/","duration":"10min"})").status ==
+          200);
+  old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  const bool cancelled =
+      WaitFor([&] { return CountFrom(Mutations(w.sim), w.ids[leader]) > 0; }, 20s);
+  if (!cancelled) MESSAGE(w.agents[leader].Log());
+  REQUIRE(cancelled);
+  w.agents[leader].Signal(SIGKILL);
+  w.sim.Control("clear_faults");
+  int max_live = 0;
+  std::size_t next = 0;
+  REQUIRE(WaitFor(
+      [&] {
+        max_live = std::max(max_live, LiveInstances(w.sim));
+        for (std::size_t i = 0; i < w.agents.size(); ++i) {
+          if (i != leader && w.Leads(i)) {
+            next = i;
+            return true;
+          }
+        }
+        return false;
+      },
+      15s));
+  // It imported the dead leader's record and finishes that very recovery (its derived job id).
+  const std::string taken = w.agents[next].Log();
+  const auto at = taken.find("taking over recovery ");
+  REQUIRE(at != std::string::npos);
+  const std::string id = taken.substr(at + 21, taken.find(' ', at + 21) - (at + 21));
+  REQUIRE(WaitFor(
+      [&] {
+        max_live = std::max(max_live, LiveInstances(w.sim));
+        return w.sim.JobId("job-0") == Executor::DerivedJobId(id) && Status(w.sim) == "RUNNING";
+      },
+      40s));
+  CHECK(max_live <= 1);
+  CHECK(LiveInstances(w.sim) == 1);
+  const auto m2 = Mutations(w.sim);
+  std::string seen;
+  for (const auto& [instance, what] : m2) seen += instance + " " + what + "\n";
+  CAPTURE(seen);
+  // One run was accepted: the taken-over recovery's (the dead leader's were answered 500).
+  CHECK(Submits(m2) == 1);
+  CHECK(CountFrom(m2, w.ids[next]) + CountFrom(m2, w.ids[leader]) == static_cast<int>(m2.size()));
+}
+
+TEST_CASE("SIGSTOP of the leader mid-recovery past its session: after SIGCONT it sends no "
+          "mutating request, notices it lost leadership and rejoins as a standby") {
+  World w;
+  const std::size_t a = w.Start("old");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  const std::size_t b = w.Start("new");
+
+  REQUIRE(w.sim.Control("error_500", R"({"path_prefix":"/jars/","duration":"10min"})").status ==
+          200);
+  w.sim.Control("clear_requests");
+  w.FailJob();
+  // The leader has cancelled the failed job and holds the job's lock; it stops there.
+  REQUIRE(WaitFor([&] { return CountFrom(Mutations(w.sim), "old") > 0; }, 20s));
+  w.agents[a].Signal(SIGSTOP);
+  w.sim.Control("clear_requests");
+  w.sim.Control("clear_faults");
+  // The standby takes over once the session expired, and finishes the recovery.
+  REQUIRE(WaitFor([&] { return w.Leads(b); }, 15s));
+  REQUIRE(WaitFor([&] { return w.agents[b].Log().find("recovered in") != std::string::npos; },
+                  40s));
+  CHECK(w.agents[b].Log().find("taking over recovery") != std::string::npos);
+
+  w.agents[a].Signal(SIGCONT);
+  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("ZooKeeper session lost") !=
+                               std::string::npos; },
+                  20s));
+  REQUIRE(WaitFor([&] { return Count(w.agents[a].Log(), "competing for leadership") >= 2; }, 20s));
+  // Another failure: the new leader acts, the old one still does not.
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(w.WaitRecovered(old_id));
+  REQUIRE(WaitFor([&] { return Count(w.agents[b].Log(), "recovered in") >= 2; }, 20s));
+  const auto m = Mutations(w.sim);
+  CHECK(CountFrom(m, "old") == 0);
+  CHECK(CountFrom(m, "new") > 0);
+  CHECK(Submits(m) == 2);
+  CHECK(!w.Leads(a));
+  CHECK(w.Leads(b));
+  CHECK(LiveInstances(w.sim) == 1);
+}
+
+TEST_CASE("ZooKeeper stopped and restarted: the replicas suspend and take no action, then resume") {
+  World w;
+  const std::size_t a = w.Start("z1");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  const std::size_t b = w.Start("z2");
+  (void)b;
+  w.zk.Stop();
+  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("suspended (no new action") !=
+                               std::string::npos; },
+                  15s));
+  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("ZooKeeper session lost") !=
+                               std::string::npos; },
+                  15s));
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  // Both replicas observe the failure and say that ZooKeeper is not reachable; neither acts.
+  REQUIRE(WaitFor([&] { return w.Leaders() == 0 &&
+                               w.agents[a].Log().find("is not reachable") != std::string::npos &&
+                               w.agents[b].Log().find("is not reachable") != std::string::npos; },
+                  30s));
+  CHECK(Mutations(w.sim).empty());
+  CHECK(Status(w.sim) == "FAILED");
+
+  REQUIRE(w.zk.Start());
+  REQUIRE(w.WaitRecovered(old_id, 60s));
+  CHECK(w.Leaders() == 1);
+  CHECK(Submits(Mutations(w.sim)) == 1);
+  CHECK(LiveInstances(w.sim) == 1);
+}
+
+TEST_CASE("interop: a kazoo Lock on a job keeps flinkguard from acting on it; flinkguard's lock "
+          "keeps kazoo waiting") {
+  World w;
+  const std::size_t a = w.Start("k1");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  const std::string ready = w.dir.File("kazoo-ready");
+  const std::string release = w.dir.File("kazoo-release");
+  ChildProcess holder = testing::StartPython(
+      testing::SourceDir() + "/tests/agent/ha/zk_tool.py",
+      {w.zk.connect(), "hold", kRoot + "/locks/job-0", ready, release}, w.dir.File("hold.log"));
+  REQUIRE(WaitFor([&] { return std::filesystem::exists(ready); }, 20s));
+
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("waiting for the lock " + kRoot +
+                                                      "/locks/job-0") != std::string::npos; },
+                  20s));
+  CHECK(Mutations(w.sim).empty());
+  { std::ofstream(release) << "go"; }
+  REQUIRE(w.WaitRecovered(old_id));
+  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("recovered in") != std::string::npos; },
+                  20s));
+  CHECK(Submits(Mutations(w.sim)) == 1);
+  CHECK(holder.Log().find("released") != std::string::npos);
+  holder.Stop();
+
+  // flinkguard holds the lock while its recovery stalls (jar requests answer 500): kazoo waits.
+  REQUIRE(w.sim.Control("error_500", R"({"path_prefix":"/jars/","duration":"10min"})").status ==
+          200);
+  const std::string second_id = w.sim.JobId("job-0");
+  w.FailJob();
+  const bool locked = WaitFor(
+      [&] { return Count(w.agents[a].Log(), "ZooKeeper: lock " + kRoot + "/locks/job-0") >= 2; },
+      20s);
+  if (!locked) MESSAGE(w.agents[a].Log());
+  REQUIRE(locked);
+  const std::string tried = w.Kazoo({"try", kRoot + "/locks/job-0", "2"});
+  CHECK(tried.find("timeout") != std::string::npos);
+  // kazoo lists flinkguard's node (its data names the replica) as the holder.
+  CHECK(tried.find("contenders=['{\"instance\":\"k1\"") != std::string::npos);
+  w.sim.Control("clear_faults");
+  REQUIRE(w.WaitRecovered(second_id));
+  CHECK(WaitFor([&] { return w.Kazoo({"try", kRoot + "/locks/job-0", "10"}).find("acquired") !=
+                             std::string::npos; },
+                20s));
+}
+
+TEST_CASE("bad data under our paths (foreign and garbage children) is ignored with a warning") {
+  World w;
+  w.Kazoo({"put", kRoot + "/leader/not-a-contender", "x"});
+  w.Kazoo({"put", kRoot + "/actions/job-0", "this is not JSON"});
+  w.Kazoo({"put", kRoot + "/actions/%%bad", "{}"});
+  w.Kazoo({"put", kRoot + "/actions/other-job",
+           R"({"format":1,"action":"cancel","id":"x","job":"someone-else","cluster":"c",)"
+           R"("started_ms":1,"strategy":"fresh","plan":"{}","progress":"{}"})"});
+  w.Kazoo({"put", kRoot + "/locks/job-0/foreign", "x"});
+  const std::size_t a = w.Start("b1");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  const std::string log = w.agents[a].Log();
+  CHECK(log.find("ignoring " + kRoot + "/leader/not-a-contender") != std::string::npos);
+  CHECK(log.find("ignoring " + kRoot + "/actions/job-0: not a flinkguard recovery record") !=
+        std::string::npos);
+  CHECK(log.find("ignoring " + kRoot + "/actions/%%bad") != std::string::npos);
+  CHECK(log.find("ignoring " + kRoot + "/actions/other-job") != std::string::npos);
+  CHECK(log.find("taking over recovery") == std::string::npos);
+
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(w.WaitRecovered(old_id));
+  CHECK(WaitFor([&] { return w.agents[a].Log().find("ignoring " + kRoot + "/locks/job-0/foreign") !=
+                             std::string::npos; },
+                10s));
+  CHECK(Submits(Mutations(w.sim)) == 1);
+  CHECK(w.agents[a].Running());
+}
+
+}  // namespace
+}  // namespace flinkguard
