@@ -9,6 +9,7 @@
 #include <chrono>
 #include <tuple>
 
+#include "agent/alert_wiring.h"
 #include "agent/explain.h"
 #include "rules/job_status.h"
 
@@ -110,9 +111,19 @@ Result<void> AgentLoop::SubsumeOlderCheckpoints(const JobSnapshot& s, const Rest
 void AgentLoop::Record(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
                        CycleReport& report) {
   if (store_ == nullptr) return;
+  // Notifications of the transitions are written with them (alerts/alert_planner.h).
+  AlertBatch alert_batch;
+  if (alerts_ != nullptr) {
+    alerts_->Observe(o.jobs);
+    alert_batch = alerts_->OnTransitions(e.transitions, now_ms);
+    if (!standby_.empty()) alert_batch.entries.clear();
+  }
   auto body = [&]() -> Result<void> {
     for (const RuleTransition& t : e.transitions) {
       if (auto ok = store_->RecordTransition(t); !ok) return ok;
+    }
+    for (const OutboxEntry& n : alert_batch.entries) {
+      if (auto ok = store_->Enqueue(n); !ok) return Fail(ok.error());
     }
     for (const JobSnapshot& s : o.jobs) {
       for (const Observed<RestorePoint>* p : {&s.last_checkpoint, &s.last_savepoint}) {
@@ -162,6 +173,7 @@ void AgentLoop::Record(const Observation& o, const RuleEvaluation& e, std::int64
     std::int64_t& last = last_sample_ms_[s.job_id];
     if (now_ms - last >= options_.sample_every_ms) last = now_ms;
   }
+  if (alerts_ != nullptr) alerts_->Commit(alert_batch);
   report.recorded = true;
 }
 
@@ -182,11 +194,180 @@ void AgentLoop::RecordRefusals(const PlanOutput& out, std::int64_t now_ms, Cycle
         report.problems.push_back("refusal of " + r.job + " not recorded: " + ok.error().message);
         continue;
       }
+      if (r.page && alerts_ != nullptr) {
+        if (auto ok = WriteAlerts(*store_, *alerts_, alerts_->OnGaveUp(r, now_ms), standby_.empty());
+            !ok) {
+          report.problems.push_back("give-up of " + r.job + " not notified: " + ok.error().message);
+        }
+      }
     }
     last_refusal_[r.job] = {r.cause, r.page};
   }
   for (auto it = last_refusal_.begin(); it != last_refusal_.end();) {
     it = refused.count(it->first) ? std::next(it) : last_refusal_.erase(it);
+  }
+}
+
+namespace {
+
+SavepointPolicy SavepointPolicyOf(const JobConfig& j) {
+  SavepointPolicy p;
+  if (j.savepoints.interval) p.interval_ms = Ms(*j.savepoints.interval);
+  p.keep = j.savepoints.keep;
+  p.max_age_ms = Ms(j.savepoints.max_age);
+  return p;
+}
+
+// The instance of `job` that savepoints are taken of: its only live instance, fresh and
+// RUNNING; nullptr when there is none or several (duplicates are handled on their own).
+const JobSnapshot* SavepointTarget(const std::vector<JobSnapshot>& jobs, const std::string& job) {
+  const JobSnapshot* target = nullptr;
+  for (const JobSnapshot& s : jobs) {
+    if (s.name != job || !s.status.known() || IsGloballyTerminal(*s.status.value)) continue;
+    if (target != nullptr) return nullptr;
+    target = &s;
+  }
+  if (target == nullptr || !target->status.fresh() || *target->status.value != JobStatus::kRunning)
+    return nullptr;
+  return target;
+}
+
+}  // namespace
+
+void AgentLoop::RequestSavepoint(const JobSnapshot& instance, const std::string& origin, bool stop,
+                                 std::int64_t now_ms, CycleReport& report) {
+  const JobConfig* jc = config_.FindJob(instance.name);
+  if (config_.agent.dry_run) {
+    spdlog::warn("dry run: would {} {} on {} ({})",
+                 stop ? "stop with a savepoint" : "take a savepoint of", instance.job_id,
+                 instance.cluster, origin);
+    return;
+  }
+  SavepointRequest req;
+  req.job = instance.name;
+  req.cluster = instance.cluster;
+  req.job_id = instance.job_id;
+  req.origin = origin;
+  req.stop = stop;
+  if (jc != nullptr) {
+    req.target_directory = jc->savepoint_dir;
+    req.timeout_ms = Ms(jc->savepoints.timeout);
+  }
+  if (auto id = savepoints_->Start(req, now_ms); !id) {
+    report.problems.push_back(instance.name + ": savepoint not started: " + id.error().message);
+    return;
+  }
+  report.savepoints_started.push_back(instance.name + " (" + origin + ")");
+}
+
+void AgentLoop::ScheduleSavepoints(const Observation& o, const RuleEvaluation& e,
+                                   std::int64_t now_ms, CycleReport& report) {
+  for (const JobSnapshot& s : o.jobs) {
+    if (!s.last_savepoint.known()) continue;
+    const RestorePoint& p = *s.last_savepoint.value;
+    const std::int64_t at = p.completed_ms != 0 ? p.completed_ms : p.trigger_ms;
+    std::int64_t& newest = newest_savepoint_ms_[s.name];
+    newest = std::max(newest, at);
+  }
+  // Rule action `savepoint`: one savepoint per firing episode of each (rule, job).
+  std::set<std::pair<std::string, std::string>> firing;
+  for (const Finding& f : e.findings) {
+    if (f.action != Action::kSavepoint) continue;
+    const auto key = std::make_pair(f.rule, f.job);
+    firing.insert(key);
+    if (savepoint_rules_.count(key) != 0 || savepoints_ == nullptr) continue;
+    if (savepoints_->InFlight(f.job)) continue;
+    const JobSnapshot* target = SavepointTarget(o.jobs, f.job);
+    if (target == nullptr) {
+      report.problems.push_back("rule " + f.rule + " asks for a savepoint of " + f.job +
+                                ", which has no single RUNNING instance");
+      savepoint_rules_.insert(key);
+      continue;
+    }
+    savepoint_rules_.insert(key);
+    RequestSavepoint(*target, "rule:" + f.rule, /*stop=*/false, now_ms, report);
+  }
+  for (auto it = savepoint_rules_.begin(); it != savepoint_rules_.end();) {
+    it = firing.count(*it) != 0 ? std::next(it) : savepoint_rules_.erase(it);
+  }
+  if (savepoints_ == nullptr) return;
+  const std::vector<std::string> recovering =
+      executor_ != nullptr ? executor_->InProgress() : std::vector<std::string>{};
+  const auto busy = [&](const std::string& job) {
+    return savepoints_->InFlight(job) ||
+           std::find(recovering.begin(), recovering.end(), job) != recovering.end();
+  };
+  for (const JobConfig& j : config_.jobs) {
+    // Several live instances, policy `stop`: stop all but the newest, each with a savepoint.
+    if (j.recovery.on_duplicate == RecoveryPolicyConfig::OnDuplicate::kStop && !busy(j.name)) {
+      const DuplicateStops d = PlanDuplicateStops(o.jobs, j.name);
+      if (!d.stop.empty()) {
+        spdlog::warn("{}: {}", j.name, d.reason);
+        RequestSavepoint(*d.stop.front(), "duplicate", /*stop=*/true, now_ms, report);
+        continue;
+      }
+    }
+    if (!j.savepoints.interval) continue;
+    const JobSnapshot* target = SavepointTarget(o.jobs, j.name);
+    if (target == nullptr) continue;
+    if (store_ != nullptr && seeded_savepoints_.insert(j.name).second) {
+      // After a restart: the catalog knows savepoints of earlier instances that Flink's history
+      // of the current one does not show.
+      if (auto points = store_->RestorePoints(j.name); points) {
+        for (const KnownRestorePoint& p : *points) {
+          if (p.point.kind != RestorePoint::Kind::kSavepoint) continue;
+          std::int64_t& n = newest_savepoint_ms_[j.name];
+          n = std::max(n, p.point.completed_ms != 0 ? p.point.completed_ms : p.point.trigger_ms);
+        }
+      }
+    }
+    std::optional<std::int64_t> newest;
+    if (auto it = newest_savepoint_ms_.find(j.name); it != newest_savepoint_ms_.end()) {
+      newest = it->second;
+    }
+    const SavepointDue due =
+        PeriodicSavepointDue(SavepointPolicyOf(j), *target, newest, busy(j.name), now_ms);
+    if (due.due) {
+      spdlog::info("{}: periodic savepoint: {}", j.name, due.reason);
+      RequestSavepoint(*target, "periodic", /*stop=*/false, now_ms, report);
+    }
+  }
+}
+
+void AgentLoop::TickSavepoints(std::int64_t now_ms) {
+  if (savepoints_ == nullptr) return;
+  savepoints_->Tick(now_ms);
+  std::set<std::string> ended;
+  for (const SavepointRecord& r : savepoints_->TakeEnded()) {
+    if (r.status != "completed") continue;
+    std::int64_t& newest = newest_savepoint_ms_[r.job];
+    newest = std::max(newest, r.completed_ms.value_or(now_ms));
+    ended.insert(r.job);
+  }
+  for (const std::string& job : ended) PruneSavepointsOf(job, now_ms);
+}
+
+void AgentLoop::PruneSavepoints(std::int64_t now_ms) {
+  for (const JobConfig& j : config_.jobs) PruneSavepointsOf(j.name, now_ms);
+}
+
+void AgentLoop::PruneSavepointsOf(const std::string& job, std::int64_t now_ms) {
+  if (store_ == nullptr) return;
+  const JobConfig* jc = config_.FindJob(job);
+  if (jc == nullptr) return;
+  auto points = store_->RestorePoints(job);
+  if (!points) {
+    spdlog::warn("savepoint retention of {}: {}", job, points.error().message);
+    return;
+  }
+  for (const KnownRestorePoint& p : SavepointsToForget(*points, job, SavepointPolicyOf(*jc),
+                                                       now_ms)) {
+    if (auto r = store_->ForgetRestorePoint(job, p.point.path); !r) {
+      spdlog::warn("savepoint retention of {}: {}", job, r.error().message);
+      return;
+    }
+    spdlog::info("{}: savepoint {} leaves the restore-point catalog (keep {}, max age {})", job,
+                 p.point.path, jc->savepoints.keep, FormatDuration(jc->savepoints.max_age));
   }
 }
 
@@ -201,6 +382,7 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   }
   if (executor_ != nullptr) executor_->UpdateView(o);
   Record(o, report.evaluation, now_ms, report);
+  ScheduleSavepoints(o, report.evaluation, now_ms, report);
 
   const bool any_recover =
       std::any_of(report.evaluation.findings.begin(), report.evaluation.findings.end(),
@@ -286,6 +468,15 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
     }
     if (plan.dry_run) spdlog::warn("dry run: would recover {}: {}", plan.job, plan.reason);
     report.started.push_back(*id);
+    if (alerts_ != nullptr && store_ != nullptr) {
+      if (auto ok = WriteAlerts(*store_, *alerts_,
+                                alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms), now_ms),
+                                standby_.empty());
+          !ok) {
+        report.problems.push_back(plan.job + ": recovery start not notified: " +
+                                  ok.error().message);
+      }
+    }
   }
   return report;
 }

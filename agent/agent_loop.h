@@ -20,8 +20,11 @@
 #include "agent/config.h"
 #include "agent/executor.h"
 #include "agent/observer.h"
+#include "agent/savepoints.h"
+#include "alerts/alert_planner.h"
 #include "rules/planner.h"
 #include "rules/rule_engine.h"
+#include "rules/savepoint_policy.h"
 #include "storage/history_store.h"
 
 namespace flinkguard {
@@ -31,6 +34,7 @@ struct CycleReport {
   RuleEvaluation evaluation;
   PlanOutput decisions;
   std::vector<std::string> started;   // recovery ids started this cycle
+  std::vector<std::string> savepoints_started;  // "job (origin)" of savepoints requested
   std::vector<std::string> problems;  // degraded paths of the cycle, one line each
   bool recorded = false;              // the cycle's writes reached the history store
 };
@@ -47,13 +51,29 @@ class AgentLoop {
   AgentLoop(const Config& config, Observer& observer, Executor* executor, SqliteHistoryStore* store,
             UniformRandom random, LoopOptions options = {});
 
+  // Savepoints (periodic per job policy, rule action `savepoint`, `on_duplicate: stop`) go
+  // through `driver`; without one (no journal) none are taken. Must outlive the loop.
+  void SetSavepointDriver(SavepointDriver* driver) { savepoints_ = driver; }
+  // This replica stands by (HA: another one leads): plans are not carried out, and `why` says so
+  // (at debug level: it is the normal state of a standby).
+  void SetStandby(std::string why) { standby_ = std::move(why); }
+  // Notifications: rule transitions become outbox entries in the cycle's transaction; recovery
+  // starts and give-ups are written as they happen. A standby keeps the alert state but
+  // enqueues nothing (the leader notifies). Without a planner none are made. Must outlive the
+  // loop.
+  void SetAlerts(AlertPlanner* alerts) { alerts_ = alerts; }
+
+  // Advances the savepoints in flight and applies the catalog's savepoint retention to the jobs
+  // whose savepoints ended. Call between cycles, like Executor::Tick.
+  void TickSavepoints(std::int64_t now_ms);
+
+  // Applies savepoint retention (jobs[].savepoints.keep / max_age) to every catalog job.
+  void PruneSavepoints(std::int64_t now_ms);
+
   // Runs one cycle at `now_ms` (the cycle's wall time). `late_reason` non-empty: the loop ran
   // late (TILT): observe and record, plan nothing.
   CycleReport RunCycle(std::int64_t now_ms, const std::string& late_reason = "");
 
-  // This replica stands by (HA: another one leads): plans are not carried out, and `why` says so
-  // (at debug level: it is the normal state of a standby).
-  void SetStandby(std::string why) { standby_ = std::move(why); }
  private:
   void Record(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
               CycleReport& report);
@@ -67,6 +87,11 @@ class AgentLoop {
                                                      const RecordedPoint* previous,
                                                      std::int64_t now_ms);
   void RecordRefusals(const PlanOutput& out, std::int64_t now_ms, CycleReport& report);
+  void ScheduleSavepoints(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
+                          CycleReport& report);
+  void RequestSavepoint(const JobSnapshot& instance, const std::string& origin, bool stop,
+                        std::int64_t now_ms, CycleReport& report);
+  void PruneSavepointsOf(const std::string& job, std::int64_t now_ms);
 
   const Config& config_;
   Observer& observer_;
@@ -77,6 +102,13 @@ class AgentLoop {
   RuleEngine engine_;
   Planner planner_;
   std::vector<CatalogJob> catalog_;
+  SavepointDriver* savepoints_ = nullptr;
+  AlertPlanner* alerts_ = nullptr;  // see SetAlerts
+  // (rule, job) pairs whose firing already asked for a savepoint (one per firing episode).
+  std::set<std::pair<std::string, std::string>> savepoint_rules_;
+  // Job name -> completion of its newest savepoint known (Flink's history, or taken by us).
+  std::map<std::string, std::int64_t> newest_savepoint_ms_;
+  std::set<std::string> seeded_savepoints_;  // jobs whose newest savepoint was read from history
   // (job, cluster, kind) -> the point last written to the restore-point catalog.
   std::map<std::tuple<std::string, std::string, int>, RecordedPoint> recorded_points_;
   std::map<std::string, std::int64_t> last_sample_ms_;  // job id -> last sampled observation

@@ -249,7 +249,7 @@ class SchemaLoader {
   void ReadAgent(const YamlValue& value, AgentConfig* agent) {
     MapReader m(r_, value,
                 {"poll_interval", "listen", "state_dir", "dry_run", "log_level", "instance_id",
-                 "max_concurrent_recoveries"});
+                 "max_concurrent_recoveries", "admin_token_file"});
     Optional(m, "poll_interval", &agent->poll_interval, DurationReader(seconds{1}));
     if (auto v = m.Get("listen")) {
       if (auto s = r_.String(*v)) {
@@ -289,6 +289,7 @@ class SchemaLoader {
     }
     Optional(m, "max_concurrent_recoveries", &agent->max_concurrent_recoveries,
              [this](const YamlValue& v) { return r_.Integer(v, 1, 10000); });
+    if (auto v = m.Get("admin_token_file")) agent->admin_token = r_.SecretFromFile(*v);
   }
 
   std::optional<HaConfig> ReadHa(const YamlValue& value) {
@@ -465,7 +466,7 @@ class SchemaLoader {
   std::optional<JobConfig> ReadJob(const YamlValue& value, bool have_tsdb) {
     MapReader m(r_, value,
                 {"name", "cluster", "failover", "jar", "entry_class", "args", "parallelism",
-                 "savepoint_dir", "labels", "signals", "recovery", "rules"});
+                 "savepoint_dir", "labels", "signals", "recovery", "savepoints", "rules"});
     if (!m.ok()) return std::nullopt;
     const std::size_t before = r_.problem_count();
     JobConfig j;
@@ -548,6 +549,7 @@ class SchemaLoader {
       ReadSignals(*v, &j.signals);
     }
     if (auto v = m.Get("recovery")) ReadRecovery(*v, &j.recovery);
+    if (auto v = m.Get("savepoints")) ReadSavepoints(*v, &j.savepoints);
     if (auto v = m.Get("rules")) {
       if (auto entries = r_.Entries(*v)) {
         for (auto& [name, o] : *entries) {
@@ -569,7 +571,7 @@ class SchemaLoader {
     MapReader m(r_, value,
                 {"allow_fresh_state", "allow_non_restored_state", "max_recoveries", "window",
                  "max_checkpoint_age", "cooldown", "stable_after", "verify_timeout",
-                 "verify_checkpoint", "stop_with_savepoint"});
+                 "verify_checkpoint", "stop_with_savepoint", "on_duplicate"});
     Optional(m, "allow_fresh_state", &p->allow_fresh_state, BoolReader());
     Optional(m, "allow_non_restored_state", &p->allow_non_restored_state, BoolReader());
     Optional(m, "max_recoveries", &p->max_recoveries,
@@ -583,6 +585,27 @@ class SchemaLoader {
     Optional(m, "verify_timeout", &p->verify_timeout, DurationReader(kPositive));
     Optional(m, "verify_checkpoint", &p->verify_checkpoint, BoolReader());
     Optional(m, "stop_with_savepoint", &p->stop_with_savepoint, BoolReader());
+    if (auto v = m.Get("on_duplicate")) {
+      if (auto s = r_.String(*v)) {
+        if (*s == "alert") {
+          p->on_duplicate = RecoveryPolicyConfig::OnDuplicate::kAlert;
+        } else if (*s == "stop") {
+          p->on_duplicate = RecoveryPolicyConfig::OnDuplicate::kStop;
+        } else {
+          r_.Report(*v, "expected alert or stop; found " + QuotedScalar(v->node));
+        }
+      }
+    }
+  }
+
+  void ReadSavepoints(const YamlValue& value, SavepointsConfig* p) {
+    MapReader m(r_, value, {"interval", "keep", "max_age", "timeout"});
+    if (auto v = m.Get("interval")) {
+      if (auto d = r_.DurationAtLeast(*v, std::chrono::minutes{1})) p->interval = *d;
+    }
+    Optional(m, "keep", &p->keep, [this](const YamlValue& v) { return r_.Integer(v, 1, 1000); });
+    Optional(m, "max_age", &p->max_age, DurationReader(kPositive));
+    Optional(m, "timeout", &p->timeout, DurationReader(kPositive));
   }
 
   // Reads a rules file: a mapping whose only key is `rules`, and compiles every rule with

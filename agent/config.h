@@ -77,6 +77,9 @@ struct AgentConfig {
   LogLevel log_level = LogLevel::kInfo;
   std::string instance_id;  // defaults to the host name; sent to Flink in a request header
   int max_concurrent_recoveries = 5;  // cap on jobs in recovery at once (blast radius); >= 1
+  // The bearer token of the admin API's mutating endpoints, from `admin_token_file`. Absent:
+  // those endpoints are off.
+  std::optional<Secret> admin_token;
 };
 
 // `ha:` — leader election through ZooKeeper. Absent: a single instance that always leads.
@@ -139,6 +142,19 @@ struct RecoveryPolicyConfig {
       std::chrono::minutes{5};       // deadline for all tasks RUNNING after a submit
   bool verify_checkpoint = false;    // a recovery also waits for one completed checkpoint
   bool stop_with_savepoint = false;  // stop (not cancel) a live broken instance
+  // Several live instances of the job seen while observing: `alert` only (the default), or
+  // `stop` every instance but the newest, each with a savepoint.
+  enum class OnDuplicate { kAlert, kStop };
+  OnDuplicate on_duplicate = OnDuplicate::kAlert;
+};
+
+// `jobs[].savepoints:` — periodic savepoints and how many the restore-point catalog keeps.
+struct SavepointsConfig {
+  std::optional<Duration> interval;  // take one this often while the job runs; absent = never
+  int keep = 10;                     // savepoints of the job kept in the catalog, newest first
+  Duration max_age = std::chrono::hours{24 * 7};  // older ones leave the catalog (the newest
+                                                  // usable one always stays)
+  Duration timeout = std::chrono::minutes{10};    // a savepoint not done by then counts failed
 };
 
 // `jobs[].rules.<name>:` — a per-job override of a configured rule.
@@ -159,6 +175,7 @@ struct JobConfig {
   std::map<std::string, std::string> labels;
   std::map<std::string, SourceText> signals;  // signal name -> PromQL
   RecoveryPolicyConfig recovery;
+  SavepointsConfig savepoints;
   std::map<std::string, JobRuleOverride> rules;  // rule name -> override
 };
 

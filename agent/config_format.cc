@@ -46,6 +46,7 @@ void Agent(YAML::Emitter& out, const AgentConfig& a) {
   out << YAML::Key << "log_level" << YAML::Value << LogLevelName(a.log_level);
   out << YAML::Key << "instance_id" << YAML::Value << a.instance_id;
   out << YAML::Key << "max_concurrent_recoveries" << YAML::Value << a.max_concurrent_recoveries;
+  if (a.admin_token) Secretive(out, "admin_token", *a.admin_token);
   out << YAML::EndMap;
 }
 
@@ -113,6 +114,15 @@ void Job(YAML::Emitter& out, const JobConfig& j) {
   Dur(out, "verify_timeout", r.verify_timeout);
   Bool(out, "verify_checkpoint", r.verify_checkpoint);
   Bool(out, "stop_with_savepoint", r.stop_with_savepoint);
+  out << YAML::Key << "on_duplicate" << YAML::Value
+      << (r.on_duplicate == RecoveryPolicyConfig::OnDuplicate::kStop ? "stop" : "alert");
+  out << YAML::EndMap;
+  const SavepointsConfig& sp = j.savepoints;
+  out << YAML::Key << "savepoints" << YAML::Value << YAML::BeginMap;
+  if (sp.interval) Dur(out, "interval", *sp.interval);
+  out << YAML::Key << "keep" << YAML::Value << sp.keep;
+  Dur(out, "max_age", sp.max_age);
+  Dur(out, "timeout", sp.timeout);
   out << YAML::EndMap;
   if (!j.rules.empty()) {
     out << YAML::Key << "rules" << YAML::Value << YAML::BeginMap;

@@ -6,11 +6,14 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/admin/admin_loop.h"
 #include "agent/agent_loop.h"
+#include "agent/alert_wiring.h"
 #include "agent/cli_support.h"
 #include "agent/ha/coordinator.h"
 #include "agent/ha/zk_coordinator.h"
 #include "agent/local_lock.h"
+#include "agent/version.h"
 #include "agent/wiring.h"
 
 namespace flinkguard {
@@ -25,6 +28,7 @@ struct Stack {
   ObserveStack observe;
   CurlTransport act_transport;
   std::unique_ptr<Executor> executor;
+  std::unique_ptr<SavepointDriver> savepoints;
   std::unique_ptr<AgentLoop> loop;
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -43,11 +47,26 @@ struct Stack {
       loop->SetStandby("this replica stands by (another one leads, or the ZooKeeper session is "
                        "not established)");
     }
+    if (store != nullptr && acting) {
+      savepoints = std::make_unique<SavepointDriver>(act_transport, FlinkEndpointsFrom(config),
+                                                     *store, *store, &fence);
+      loop->SetSavepointDriver(savepoints.get());
+    }
   }
 };
 
-void LogEnded(Executor& executor) {
+void LogEnded(Executor& executor, AdminLoop& admin, AlertPlanner& alerts,
+              SqliteHistoryStore* store) {
   for (const EndedRecovery& e : executor.TakeEnded()) {
+    admin.RecoveryEnded(e);
+    if (store != nullptr) {
+      const std::int64_t at = e.record.ended_ms.value_or(WallMs());
+      if (auto ok = WriteAlerts(*store, alerts, alerts.OnRecoveryEnded(e.record, e.new_job_id, at));
+          !ok) {
+        spdlog::warn("{}: end of recovery {} not notified: {}", e.record.job, e.record.id,
+                     ok.error().message);
+      }
+    }
     if (e.record.dry_run) continue;
     const std::int64_t took = e.record.ended_ms.value_or(e.record.started_ms) - e.record.started_ms;
     if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded) {
@@ -136,8 +155,32 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     } else if (*resumed > 0) {
       spdlog::warn("resuming {} unfinished recoveries from the journal", *resumed);
     }
+    if (stack->savepoints) {
+      if (auto resumed = stack->savepoints->Resume(WallMs()); !resumed) {
+        spdlog::error("cannot read pending savepoints: {}", resumed.error().message);
+      } else if (*resumed > 0) {
+        spdlog::info("polling {} savepoints requested before the restart", *resumed);
+      }
+    }
   };
   follow_leadership();
+  // Metrics and the admin endpoint (/metrics, /healthz, /readyz, /api/v1/).
+  AdminLoop admin(kVersion, kGitRevision);
+  admin.StartServer(*config, store ? store->path() : std::string());
+  // Notifications: the planner outlives the stacks (leadership changes, reloads) so firing
+  // alerts stay known; the delivery worker sends the outbox on its own thread and connection.
+  AlertPlanner alerts(AlertPolicyFrom(*config));
+  std::unique_ptr<AlertDelivery> delivery;
+  auto start_delivery = [&] {
+    delivery.reset();
+    if (!store || config->alerts.empty()) return;
+    if (auto d = AlertDelivery::Start(*config, store->path()); d) {
+      delivery = std::move(*d);
+    } else {
+      spdlog::error("notifications stay in the outbox, not delivered: {}", d.error().message);
+    }
+  };
+  start_delivery();
   spdlog::info("flinkguard running: {}; history {}{}", SummarizeConfig(*config),
                store ? store->path() : std::string("unavailable"),
                config->agent.dry_run ? "; DRY RUN: no action is taken" : "");
@@ -158,11 +201,16 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
         stack.reset();
         config = std::move(fresh);
         stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+        admin.Reconfigure(*config);
+        alerts.SetPolicy(AlertPolicyFrom(*config));
+        start_delivery();
         if (stack->executor) (void)stack->executor->Resume(WallMs());
+        if (stack->savepoints) (void)stack->savepoints->Resume(WallMs());
       }
     }
     coordinator->Poll(WallMs());
     follow_leadership();
+    admin.metrics().SetLeader(coordinator->Leading());
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_cycle) {
       std::string late;
@@ -173,8 +221,15 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - next_cycle).count()) +
             " ms late";
       }
+      const auto cycle_start = std::chrono::steady_clock::now();
+      stack->loop->SetAlerts(&alerts);  // every stack (rebuilt on reload and leadership) notifies
       CycleReport report = stack->loop->RunCycle(WallMs(), late);
+      if (delivery) delivery->Wake();
       for (const std::string& p : report.problems) spdlog::warn("{}", p);
+      admin.AfterCycle(*config, report, stack->observe.observer.LastRequests(),
+                       stack->executor.get(), store.get(),
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start)
+                           .count());
       ++cycles;
       next_cycle += interval;
       if (next_cycle < std::chrono::steady_clock::now()) {
@@ -183,10 +238,37 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     }
     if (stack->executor) {
       stack->executor->Tick(WallMs());
-      LogEnded(*stack->executor);
+      LogEnded(*stack->executor, admin, alerts, store.get());
+    }
+    if (store) {
+      // Held (flapping) alerts and repeats that are due; a standby keeps the state only.
+      if (auto ok = WriteAlerts(*store, alerts, alerts.Tick(WallMs()), acting); !ok) {
+        spdlog::warn("alert repeats not written: {}", ok.error().message);
+      }
+    }
+    stack->loop->TickSavepoints(WallMs());
+    {
+      // The admin API's recover and savepoint requests, run here on the loop thread.
+      AdminLoop::Acting with{&*config, stack->executor.get(), store.get(), {}};
+      if (stack->savepoints) {
+        with.start_savepoint = [&](const std::string& job, const std::string& cluster,
+                                   const std::string& job_id) -> Result<std::string> {
+          SavepointRequest r;
+          r.job = job;
+          r.cluster = cluster;
+          r.job_id = job_id;
+          r.origin = "manual";
+          if (const JobConfig* jc = config->FindJob(job)) r.target_directory = jc->savepoint_dir;
+          auto id = stack->savepoints->Start(r, WallMs());
+          if (!id) return tl::unexpected(id.error());
+          return std::to_string(*id);
+        };
+      }
+      admin.ServeCommands(with, WallMs());
     }
     if (store && std::chrono::steady_clock::now() >= next_retention) {
       next_retention = std::chrono::steady_clock::now() + std::chrono::hours(1);
+      stack->loop->PruneSavepoints(WallMs());
       if (auto r = store->ApplyRetention(WallMs(), RetentionPolicy{}); !r) {
         spdlog::warn("history retention failed: {}", r.error().message);
       } else if (r->rows_deleted > 0) {
@@ -194,15 +276,17 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
       }
     }
     if (options.max_cycles > 0 && cycles >= options.max_cycles &&
-        (!stack->executor || stack->executor->Idle())) {
+        (!stack->executor || stack->executor->Idle()) &&
+        (!stack->savepoints || stack->savepoints->Idle())) {
       break;
     }
     auto wake = next_cycle;
-    if (stack->executor) {
-      if (auto due = stack->executor->NextDue()) {
-        const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - WallMs()));
-        wake = std::min(wake, std::chrono::steady_clock::now() + in);
-      }
+    for (std::optional<std::int64_t> due :
+         {stack->executor ? stack->executor->NextDue() : std::nullopt,
+          stack->savepoints ? stack->savepoints->NextDue() : std::nullopt}) {
+      if (!due) continue;
+      const auto in = std::chrono::milliseconds(std::max<std::int64_t>(0, *due - WallMs()));
+      wake = std::min(wake, std::chrono::steady_clock::now() + in);
     }
     const auto sleep = std::chrono::duration_cast<std::chrono::milliseconds>(
         wake - std::chrono::steady_clock::now());

@@ -11,6 +11,7 @@
 #include "agent/explain.h"
 #include "agent/flink/flink_parse.h"
 #include "agent/local_lock.h"
+#include "agent/savepoints.h"
 #include "agent/wiring.h"
 #include "rules/job_status.h"
 #include "rules/planner.h"
@@ -205,6 +206,13 @@ Decided PlanFor(const Config& config, const Observation& o, SqliteHistoryStore& 
 
 }  // namespace
 
+ManualDecision PlanManualRecovery(const Config& config, const Observation& o,
+                                  SqliteHistoryStore& store, const std::string& job,
+                                  const std::string& from) {
+  Decided d = PlanFor(config, o, store, job, from, false);
+  return ManualDecision{std::move(d.plan), std::move(d.refusal)};
+}
+
 int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
                const CliContext& ctx) {
   std::optional<Config> config;
@@ -280,76 +288,42 @@ int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level
     ctx.err << "flinkguard savepoint: " << options.job << " has no RUNNING instance\n";
     return kExitFailure;
   }
-  const ClusterConfig* cluster = config->FindCluster(live->cluster);
-  std::vector<ObservedCluster> endpoints = ObservedClustersFrom(*config);
-  const auto ep = std::find_if(endpoints.begin(), endpoints.end(), [&](const ObservedCluster& c) {
-    return c.endpoint.cluster == cluster->name;
-  });
-  FlinkRestClient client(ep->endpoint);
   const JobConfig* jc = config->FindJob(options.job);
-  std::string body = R"({"cancel-job": false)";
-  if (jc != nullptr && !jc->savepoint_dir.empty()) {
-    body += R"(, "target-directory": ")" + jc->savepoint_dir + "\"";
+  LocalJobFence fence(config->agent.state_dir);
+  SavepointDriver driver(observe.transport, FlinkEndpointsFrom(*config), *store, *store, &fence);
+  SavepointRequest req;
+  req.job = options.job;
+  req.cluster = live->cluster;
+  req.job_id = live->job_id;
+  req.origin = "manual";
+  if (jc != nullptr) {
+    req.target_directory = jc->savepoint_dir;
+    req.timeout_ms = std::chrono::duration_cast<std::chrono::milliseconds>(jc->savepoints.timeout)
+                         .count();
   }
-  body += "}";
-  const std::string trigger_path = "/jobs/" + live->job_id + "/savepoints";
-  SavepointRecord rec;
-  rec.job = options.job;
-  rec.cluster = live->cluster;
-  rec.job_id = live->job_id;
-  rec.origin = "manual";
-  rec.requested_ms = WallMs();
-  rec.status = "pending";
-  auto trigger = client.Handle("POST", trigger_path,
-                               observe.transport.Send(client.Request("POST", trigger_path, body)),
-                               ParseTriggerId);
-  if (!trigger) {
-    ctx.err << "flinkguard savepoint: " << trigger.error().message << "\n";
+  if (auto id = driver.Start(req, WallMs()); !id) {
+    ctx.err << "flinkguard savepoint: " << id.error().message << "\n";
     return kExitFailure;
   }
-  rec.trigger_id = *trigger;
-  if (auto id = store->RecordSavepoint(rec); id) rec.id = *id;
   ctx.out << "savepoint of " << options.job << " (" << live->job_id << " on " << live->cluster
-          << ") triggered: " << *trigger << "\n";
+          << ") requested\n";
   ctx.out.flush();
-  const std::string status_path = trigger_path + "/" + *trigger;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  while (!g_stop_requested.load() && std::chrono::steady_clock::now() < until) {
-    auto status = client.Handle("GET", status_path,
-                                observe.transport.Send(client.Request("GET", status_path)),
-                                ParseSavepointStatus);
-    if (status && !status->in_progress) {
-      rec.completed_ms = WallMs();
-      if (status->failure_class || !status->location) {
-        // Flink reports a failed savepoint as COMPLETED with a failure cause.
-        rec.status = "failed";
-        rec.error = status->failure_class.value_or("no location returned");
-        (void)store->RecordSavepoint(rec);
-        ctx.out << "savepoint failed: " << rec.error << "\n";
-        return kExitFailure;
+  // The driver's own deadline (jobs[].savepoints.timeout) bounds this loop.
+  while (!g_stop_requested.load() && !driver.Idle()) {
+    driver.Tick(WallMs());
+    for (const SavepointRecord& r : driver.TakeEnded()) {
+      if (r.status == "completed") {
+        ctx.out << "savepoint completed: " << r.path << "\n";
+        return kExitOk;
       }
-      rec.status = "completed";
-      rec.path = *status->location;
-      (void)store->RecordSavepoint(rec);
-      KnownRestorePoint kp;
-      kp.job = options.job;
-      kp.cluster = live->cluster;
-      kp.job_id = live->job_id;
-      kp.point.kind = RestorePoint::Kind::kSavepoint;
-      kp.point.path = rec.path;
-      kp.point.trigger_ms = rec.requested_ms;
-      kp.point.completed_ms = *rec.completed_ms;
-      (void)store->UpsertRestorePoint(kp, RestorePointOrigin::kTaken, WallMs());
-      ctx.out << "savepoint completed: " << rec.path << "\n";
-      return kExitOk;
-    }
-    if (!status && status.error().kind != ErrorKind::kTransient) {
-      ctx.err << "flinkguard savepoint: " << status.error().message << "\n";
+      ctx.out << "savepoint failed: " << r.error << "\n";
       return kExitFailure;
     }
-    InterruptibleSleep(std::chrono::milliseconds(500));
+    if (auto due = driver.NextDue()) {
+      InterruptibleSleep(std::chrono::milliseconds(std::clamp<std::int64_t>(*due - WallMs(), 0, 1000)));
+    }
   }
-  ctx.err << "flinkguard savepoint: no result within 10 minutes (trigger " << *trigger << ")\n";
+  ctx.err << "flinkguard savepoint: interrupted; the request stays recorded as pending\n";
   return kExitFailure;
 }
 

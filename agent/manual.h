@@ -12,7 +12,11 @@
 #include <string>
 
 #include "agent/cli.h"
+#include "agent/config.h"
 #include "agent/logging.h"
+#include "rules/decision.h"
+#include "rules/planner.h"
+#include "rules/snapshot.h"
 
 namespace flinkguard {
 
@@ -23,6 +27,18 @@ struct ManualOptions {
   bool dry_run = false;       // recover: print the plan, do nothing
   std::string jar;            // update: the new jar
 };
+
+// What the planner says about recovering `job` by hand now (from observation `o`, with the
+// history's restore points and attempts; `from` as `recover --from`): a plan, or why not.
+// The rails (cooldown, give-up, single flight, duplicates, the restore-point ladder) apply.
+struct ManualDecision {
+  std::optional<RecoveryPlan> plan;
+  std::optional<Refusal> refusal;
+};
+class SqliteHistoryStore;
+ManualDecision PlanManualRecovery(const Config& config, const Observation& o,
+                                  SqliteHistoryStore& store, const std::string& job,
+                                  const std::string& from);
 
 int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
                const CliContext& ctx);

@@ -777,6 +777,43 @@ TEST_CASE("signals, labels, paths and names inside jobs are checked") {
   CHECK(Contains(OnlyProblemAt(r, "jobs[0].parallelism").message, "from 1 to 32768"));
 }
 
+TEST_CASE("jobs[].savepoints and recovery.on_duplicate: values, defaults and errors") {
+  const std::string job = "jobs:\n  - name: j\n    cluster: a\n    jar: /srv/j.jar\n";
+  const ConfigLoadResult good =
+      LoadYaml(std::string(kMinimal) + job +
+               "    savepoints: {interval: 6h, keep: 3, max_age: 2d, timeout: 5m}\n"
+               "    recovery: {on_duplicate: stop}\n");
+  REQUIRE(good.ok());
+  const JobConfig& j = good.config->jobs[0];
+  REQUIRE(j.savepoints.interval.has_value());
+  CHECK(*j.savepoints.interval == std::chrono::hours{6});
+  CHECK(j.savepoints.keep == 3);
+  CHECK(j.savepoints.max_age == std::chrono::hours{48});
+  CHECK(j.savepoints.timeout == std::chrono::minutes{5});
+  CHECK(j.recovery.on_duplicate == RecoveryPolicyConfig::OnDuplicate::kStop);
+  CHECK(Contains(FormatConfig(*good.config), "on_duplicate: stop"));
+  CHECK(Contains(FormatConfig(*good.config), "interval: 6h"));
+
+  const ConfigLoadResult defaults = LoadYaml(std::string(kMinimal) + job);
+  REQUIRE(defaults.ok());
+  const JobConfig& d = defaults.config->jobs[0];
+  CHECK_FALSE(d.savepoints.interval.has_value());
+  CHECK(d.savepoints.keep == 10);
+  CHECK(d.savepoints.max_age == std::chrono::hours{24 * 7});
+  CHECK(d.recovery.on_duplicate == RecoveryPolicyConfig::OnDuplicate::kAlert);
+
+  const ConfigLoadResult bad =
+      LoadYaml(std::string(kMinimal) + job +
+               "    savepoints: {interval: 10s, keep: 0, every: 1h}\n"
+               "    recovery: {on_duplicate: kill}\n");
+  CHECK_FALSE(bad.ok());
+  CHECK(Contains(OnlyProblemAt(bad, "jobs[0].savepoints.interval").message, "1m"));
+  CHECK(Contains(OnlyProblemAt(bad, "jobs[0].savepoints.keep").message, "from 1 to 1000"));
+  CHECK(Contains(OnlyProblemAt(bad, "jobs[0].savepoints.every").message, "unknown key"));
+  CHECK(Contains(OnlyProblemAt(bad, "jobs[0].recovery.on_duplicate").message,
+                 "expected alert or stop"));
+}
+
 TEST_CASE("ha settings are checked") {
   const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
                                       "ha: {zookeeper: 'zk1:2181,zk2', root: flinkguard, "
