@@ -113,12 +113,12 @@ struct World {
            "flinksim-parallelism: 2\nflinksim-checkpoint-interval: 2000ms\n";
   }
 
-  std::string Config(const std::string& id) {
+  std::string Config(const std::string& id, const std::string& extra_ha = "") {
     const std::string path = dir.File(id + ".yaml");
     std::ofstream out(path);
     out << "region: test\nagent:\n  poll_interval: 1s\n  state_dir: " << dir.path() << "/" << id
         << "\n  instance_id: " << id << "\nha:\n  zookeeper: \"" << zk.connect()
-        << "\"\n  root: " << kRoot << "\n  session_timeout: 2s\nclusters:\n"
+        << "\"\n  root: " << kRoot << "\n  session_timeout: 2s\n" << extra_ha << "clusters:\n"
         << "  - {name: cluster-a, url: \"" << sim.rest()
         << "\", timeout: 3s, connect_timeout: 1s}\njobs:\n  - name: job-0\n    cluster: cluster-a\n"
            "    jar: "
@@ -130,9 +130,10 @@ struct World {
   }
 
   // Starts replica `id` and waits until it competes in the election.
-  std::size_t Start(const std::string& id) {
-    agents.push_back(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", Config(id)},
-                                         dir.File(id + ".log")));
+  std::size_t Start(const std::string& id, const std::string& extra_ha = "") {
+    agents.push_back(
+        ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", Config(id, extra_ha)},
+                            dir.File(id + ".log")));
     ids.push_back(id);
     const std::size_t i = agents.size() - 1;
     CHECK(WaitFor([&] { return agents[i].Log().find("competing for leadership") !=
@@ -407,6 +408,51 @@ TEST_CASE("bad data under our paths (foreign and garbage children) is ignored wi
                 10s));
   CHECK(Submits(Mutations(w.sim)) == 1);
   CHECK(w.agents[a].Running());
+}
+
+TEST_CASE("digest auth: the nodes flinkguard creates carry its ACL; other clients cannot write") {
+  World w;
+  const std::string auth = w.dir.File("zk-auth");
+  { std::ofstream(auth) << "flinkguard:pw-not-in-logs\n"; }
+  const std::size_t a = w.Start("acl1", "  auth_file: " + auth + "\n");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  // Without the credentials the ACL itself cannot be read.
+  CHECK(w.Kazoo({"acl", kRoot + "/leader"}).find("NoAuthError") != std::string::npos);
+  const std::string acl = w.Kazoo({"acl", kRoot + "/leader", "flinkguard:pw-not-in-logs"});
+  CAPTURE(acl);
+  CHECK(acl.find("digest:flinkguard:") != std::string::npos);
+  CHECK(acl.find("world:anyone") == std::string::npos);
+  CHECK(w.Kazoo({"create", kRoot + "/leader/intruder"}).find("NoAuthError") != std::string::npos);
+  CHECK(w.Kazoo({"create", kRoot + "/locks/job-0", "someone:else"}).find("NoAuthError") !=
+        std::string::npos);
+  CHECK(w.Kazoo({"create", kRoot + "/actions/probe", "flinkguard:pw-not-in-logs"})
+            .find("created") != std::string::npos);
+  CHECK(w.agents[a].Log().find("pw-not-in-logs") == std::string::npos);
+}
+
+TEST_CASE("startup without a reachable ZooKeeper: observe, say so, take no action; act once it "
+          "is up") {
+  World w;
+  w.zk.Stop();
+  const std::string id = "late";
+  w.agents.push_back(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", w.Config(id)},
+                                         w.dir.File(id + ".log")));
+  w.ids.push_back(id);
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(WaitFor([&] { return w.agents[0].Log().find("is not reachable: observing only") !=
+                               std::string::npos; },
+                  20s));
+  REQUIRE(WaitFor([&] { return w.agents[0].Log().find("job-failed for job-0") !=
+                               std::string::npos; },
+                  20s));
+  CHECK(Mutations(w.sim).empty());
+  CHECK(!w.Leads(0));
+  REQUIRE(w.zk.Start());
+  REQUIRE(w.WaitRecovered(old_id, 60s));
+  CHECK(w.Leads(0));
+  CHECK(Submits(Mutations(w.sim)) == 1);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@ usage: zk_tool.py HOSTS COMMAND ARGS...
                                  until the file RELEASE exists (at most 120 s), then releases
   try PATH SECONDS               tries a kazoo Lock on PATH; prints "acquired" or "timeout"
   put PATH DATA                  creates PATH (and parents) with DATA, or replaces its data
+  create PATH [USER:PASSWORD]    creates PATH (digest auth first when given); prints "created"
+                                 or the error's class name (NoAuthError, ...)
+  acl PATH [USER:PASSWORD]       prints the ACL of PATH (reading it needs READ or ADMIN)
 """
 import os
 import sys
@@ -49,6 +52,20 @@ def main():
                 lk.release()
             except LockTimeout:
                 print("timeout contenders=%s" % lk.contenders(), flush=True)
+        elif cmd == "create":
+            if len(args) > 1:
+                zk.add_auth("digest", args[1])
+            try:
+                zk.create(args[0], b"intruder")
+                print("created", flush=True)
+            except Exception as e:  # the class name is the result
+                print(type(e).__name__, flush=True)
+        elif cmd == "acl":
+            if len(args) > 1:
+                zk.add_auth("digest", args[1])
+            acls, _ = zk.get_acls(args[0])
+            for a in acls:
+                print("%s:%s perms=%d" % (a.id.scheme, a.id.id, a.perms), flush=True)
         elif cmd == "put":
             try:
                 zk.create(args[0], args[1].encode(), makepath=True)
