@@ -173,6 +173,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   std::unique_ptr<AlertDelivery> delivery;
   auto start_delivery = [&] {
     delivery.reset();
+    admin.NewDeliveryWorker();
     if (!store || config->alerts.empty()) return;
     if (auto d = AlertDelivery::Start(*config, store->path()); d) {
       delivery = std::move(*d);
@@ -230,6 +231,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
                        stack->executor.get(), store.get(),
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start)
                            .count());
+      if (delivery) admin.NotificationCounts(delivery->Counts().attempts);
       ++cycles;
       next_cycle += interval;
       if (next_cycle < std::chrono::steady_clock::now()) {

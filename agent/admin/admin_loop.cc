@@ -142,7 +142,23 @@ void AdminLoop::AfterCycle(const Config& config, const CycleReport& report,
   if (server_) server_->Publish(std::move(view));
 }
 
-void AdminLoop::RecoveryEnded(const EndedRecovery& ended) { metrics_.RecoveryEnded(ended.record); }
+void AdminLoop::NotificationCounts(
+    const std::map<std::pair<std::string, std::string>, std::int64_t>& now) {
+  for (const auto& [key, count] : now) {
+    std::int64_t& seen = notification_counts_[key];
+    const std::int64_t delta = count >= seen ? count - seen : count;  // (a missed restart)
+    metrics_.CountNotification(key.first, key.second, delta);
+    seen = count;
+  }
+}
+
+void AdminLoop::RecoveryEnded(const EndedRecovery& ended) {
+  metrics_.RecoveryEnded(ended.record);
+  if (!ended.record.dry_run) {
+    recovery_ended_ms_[ended.record.job] =
+        ended.record.ended_ms.value_or(ended.record.started_ms);
+  }
+}
 
 void AdminLoop::ServeCommands(const Acting& acting, std::int64_t now_ms) {
   if (!server_) return;
@@ -164,6 +180,16 @@ AdminReply AdminLoop::Run(const AdminCommand& c, const Acting& acting, std::int6
                           "without its journal");
   }
   if (last_ == nullptr) return JsonError(503, "the first cycle has not completed yet");
+  const auto in_progress = acting.executor->InProgress();
+  if (std::find(in_progress.begin(), in_progress.end(), c.job) != in_progress.end()) {
+    return JsonError(409, "a recovery of " + c.job + " is under way; see /api/v1/jobs/" + c.job);
+  }
+  if (auto it = recovery_ended_ms_.find(c.job);
+      it != recovery_ended_ms_.end() && it->second >= last_->at_ms) {
+    return JsonError(409, "a recovery of " + c.job +
+                              " just ended and its new instance has not been observed yet; "
+                              "retry after the next cycle");
+  }
   if (c.kind == AdminCommand::Kind::kRecover) {
     ManualDecision d = PlanManualRecovery(config, *last_, *acting.store, c.job, c.from);
     if (!d.plan) {

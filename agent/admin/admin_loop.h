@@ -41,6 +41,11 @@ class AdminLoop {
   void AfterCycle(const Config& config, const CycleReport& report,
                   const std::vector<RequestSample>& requests, const Executor* executor,
                   SqliteHistoryStore* store, double cycle_seconds);
+  // The delivery worker's cumulative attempt counts by (receiver, outcome): the notification
+  // counters advance by what is new since the last call. Call NewDeliveryWorker when a new
+  // worker (counting from 0) replaces the old one.
+  void NotificationCounts(const std::map<std::pair<std::string, std::string>, std::int64_t>& now);
+  void NewDeliveryWorker() { notification_counts_.clear(); }
   // Every recovery that ended (dry runs included; the metrics skip them).
   void RecoveryEnded(const EndedRecovery& ended);
 
@@ -66,7 +71,11 @@ class AdminLoop {
 
   AgentMetrics metrics_;
   std::unique_ptr<AdminServer> server_;
-  std::shared_ptr<const Observation> last_;  // the last cycle's observation
+  std::shared_ptr<const Observation> last_;
+  std::map<std::pair<std::string, std::string>, std::int64_t> notification_counts_;
+  // Job -> when its last recovery ended (epoch ms): until a cycle observes it after that, the
+  // last observation shows instances that no longer exist.
+  std::map<std::string, std::int64_t> recovery_ended_ms_;  // the last cycle's observation
   // (rule, job) -> its state while not inactive.
   std::map<std::pair<std::string, std::string>, AdminRuleState> rule_states_;
 };

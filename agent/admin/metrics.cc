@@ -356,9 +356,11 @@ void AgentMetrics::SetOutboxDepth(std::int64_t pending, double oldest_age_second
   outbox_oldest_->Set(pending > 0 ? std::max(0.0, oldest_age_seconds) : 0.0);
 }
 
-void AgentMetrics::CountNotification(std::string_view receiver, std::string_view outcome) {
+void AgentMetrics::CountNotification(std::string_view receiver, std::string_view outcome,
+                                     std::int64_t count) {
+  if (count <= 0) return;
   notifications_->Add({{"receiver", std::string(receiver)}, {"outcome", std::string(outcome)}})
-      .Increment();
+      .Increment(static_cast<double>(count));
 }
 
 void AgentMetrics::Declare(const std::vector<std::string>& receivers,

@@ -69,10 +69,11 @@ class AgentMetrics {
   void SetJournalDepth(std::int64_t unfinished);
   // Notifications waiting in the outbox and the age of the oldest (0 when none).
   void SetOutboxDepth(std::int64_t pending, double oldest_age_seconds);
-  // One delivery attempt of a notification to `receiver` (a configured receiver's name) ended
+  // `count` delivery attempts of notifications to `receiver` (a configured receiver's name) ended
   // with `outcome`: "delivered", "retry" (a transient failure, retried later) or "dead" (given
   // up). Safe to call from any thread.
-  void CountNotification(std::string_view receiver, std::string_view outcome);
+  void CountNotification(std::string_view receiver, std::string_view outcome,
+                         std::int64_t count = 1);
   // The configured receivers and TSDB signals: their notification and query-error series exist
   // (at 0) from the start, so dashboards and alerts see them before the first event.
   void Declare(const std::vector<std::string>& receivers, const std::vector<std::string>& signals);
