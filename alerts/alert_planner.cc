@@ -29,6 +29,7 @@ bool AnyGlob(const std::vector<std::string>& globs, const std::string& name) {
 
 JobDiagnosis DiagnosisOf(const JobSnapshot& s) {
   JobDiagnosis d;
+  d.cluster = s.cluster;
   d.job_id = s.job_id;
   d.root_exception = FirstLines(s.root_exception, 5, 2000);
   if (!s.backpressured_vertex.empty()) {
@@ -276,9 +277,7 @@ AlertBatch AlertPlanner::OnRecoveryEnded(const RecoveryRecord& r, const std::str
 AlertBatch AlertPlanner::OnGaveUp(const Refusal& refusal, std::int64_t now_ms) {
   AlertBatch batch;
   std::string cluster;
-  for (const auto& [key, a] : alerts_) {
-    if (a.firing.job == refusal.job) cluster = a.firing.cluster;
-  }
+  if (auto d = diagnosis_.find(refusal.job); d != diagnosis_.end()) cluster = d->second.cluster;
   Notification n = Base(std::string(kGaveUpAlert), refusal.job, cluster, "", Severity::kCritical,
                         now_ms);
   n.status = NotificationStatus::kFiring;

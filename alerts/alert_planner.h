@@ -70,6 +70,7 @@ struct AlertBatch {
 
 // The diagnosis of one job, from its latest snapshot.
 struct JobDiagnosis {
+  std::string cluster;  // where the job was last seen
   std::string job_id;
   std::string root_exception;
   std::string backpressured_vertex;  // "name (85% backpressured)"

@@ -276,6 +276,7 @@ TEST_CASE("recovery notifications carry the diagnosis and follow the recovery's 
   AlertBatch page = p.OnGaveUp(gave_up, kT0 + 2 * kMin);
   REQUIRE(page.entries.size() == 2);
   CHECK(Decode(page.entries[0]).alertname == kGaveUpAlert);
+  CHECK(Decode(page.entries[0]).cluster == "yarn-a");  // where the job was last seen
   CHECK(Decode(page.entries[0]).severity == Severity::kCritical);
   p.Commit(page);
 
