@@ -32,6 +32,14 @@ void NodeWatcher(zhandle_t*, int, int, const char*, void* ctx) {
   static_cast<ZooKeeperCoordinator::Signals*>(ctx)->dirty.store(true);
 }
 
+// The C client's own log (it runs on the client's threads): at debug level, since the session
+// state machine logs what matters (a refused connection is logged by the client every retry).
+void ClientLog(const char* message) {
+  std::string m = message != nullptr ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == '\r')) m.pop_back();
+  spdlog::debug("zookeeper client: {}", m);
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "";
@@ -61,8 +69,8 @@ ZooKeeperCoordinator::ZooKeeperCoordinator(ZooKeeperOptions options)
       acl_(options_.digest_auth.empty() ? &ZOO_OPEN_ACL_UNSAFE : &ZOO_CREATOR_ALL_ACL),
       identity_(IdentityJson(options_.instance_id, HostName(), static_cast<int>(::getpid()),
                              kVersion)) {
-  // The client's own log goes to stderr; only its errors are worth seeing there.
-  zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+  // The client's own log goes to ClientLog (debug); below warnings it is only noise.
+  zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
   stats_.session = SessionState::kConnecting;
 }
 
@@ -76,8 +84,9 @@ void ZooKeeperCoordinator::Open(std::int64_t now_ms) {
   signals_.expired.store(false);
   signals_.auth_failed.store(false);
   signals_.dirty.store(true);
-  zh_ = zookeeper_init(options_.connect_string.c_str(), SessionWatcher,
-                       static_cast<int>(options_.session_timeout_ms), nullptr, &signals_, 0);
+  zh_ = zookeeper_init2(options_.connect_string.c_str(), SessionWatcher,
+                        static_cast<int>(options_.session_timeout_ms), nullptr, &signals_, 0,
+                        ClientLog);
   opened_ms_ = now_ms;
   if (zh_ == nullptr) {
     spdlog::error("ZooKeeper {}: cannot create a client handle: {}", options_.connect_string,
