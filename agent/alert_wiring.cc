@@ -108,8 +108,7 @@ Result<void> WriteAlerts(SqliteHistoryStore& store, AlertPlanner& planner, Alert
   return {};
 }
 
-RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id,
-                             std::int64_t now_ms) {
+RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id, std::int64_t now_ms) {
   RecoveryRecord r;
   r.id = id;
   r.job = plan.job;
@@ -140,8 +139,8 @@ Result<std::unique_ptr<AlertDelivery>> AlertDelivery::Start(const Config& config
   options.on_failure = [](const OutboxEntry& e, const std::string& outcome,
                           const std::string& error) {
     if (outcome == "dead") {
-      spdlog::error("notification {} to {} dead-lettered after {} attempts: {}",
-                    e.idempotency_key, e.receiver, e.attempts + 1, error);
+      spdlog::error("notification {} to {} dead-lettered after {} attempts: {}", e.idempotency_key,
+                    e.receiver, e.attempts + 1, error);
     } else {
       spdlog::warn("notification {} to {} not delivered (attempt {}), will retry: {}",
                    e.idempotency_key, e.receiver, e.attempts + 1, error);

@@ -35,10 +35,9 @@ JobDiagnosis DiagnosisOf(const JobSnapshot& s) {
   if (!s.backpressured_vertex.empty()) {
     d.backpressured_vertex = s.backpressured_vertex;
     if (s.backpressure.known()) {
-      d.backpressured_vertex += " (" +
-                                std::to_string(static_cast<int>(std::lround(
-                                    *s.backpressure.value * 100.0))) +
-                                "% backpressured)";
+      d.backpressured_vertex +=
+          " (" + std::to_string(static_cast<int>(std::lround(*s.backpressure.value * 100.0))) +
+          "% backpressured)";
     }
   }
   std::string cp;
@@ -76,7 +75,9 @@ Notification AlertPlanner::Base(const std::string& alertname, const std::string&
   n.severity = severity;
   n.at_ms = now_ms;
   n.starts_ms = now_ms;
-  n.labels = {{"alertname", alertname}, {"job", job}, {"cluster", cluster},
+  n.labels = {{"alertname", alertname},
+              {"job", job},
+              {"cluster", cluster},
               {"severity", SeverityName(severity)}};
   if (!policy_.instance.empty()) n.annotations["instance"] = policy_.instance;
   std::string id = job_id;
@@ -132,8 +133,8 @@ void AlertPlanner::Emit(const Notification& n, const ReceiverPolicy& r, std::int
   e.receiver = r.name;
   // Deterministic: the same event at the same time gives the same key, so a retried write is
   // a no-op, and a receiver that deduplicates sees one notification per event.
-  e.idempotency_key = n.AlertKey() + "/" + NotificationStatusName(n.status) + "/" +
-                      std::to_string(now_ms) + tag;
+  e.idempotency_key =
+      n.AlertKey() + "/" + NotificationStatusName(n.status) + "/" + std::to_string(now_ms) + tag;
   e.payload = NotificationToJson(n);
   e.created_ms = now_ms;
   e.next_attempt_ms = now_ms;
@@ -211,8 +212,8 @@ AlertBatch AlertPlanner::OnTransitions(const std::vector<RuleTransition>& transi
     n.status = firing ? NotificationStatus::kFiring : NotificationStatus::kResolved;
     n.event = firing ? "firing" : "resolved";
     n.annotations["reason"] = t.reason;
-    n.annotations.emplace("summary", t.rule + " " + n.event + " for " + t.job + " on " +
-                                         t.cluster + ": " + t.reason);
+    n.annotations.emplace(
+        "summary", t.rule + " " + n.event + " for " + t.job + " on " + t.cluster + ": " + t.reason);
     Plan(n, now_ms, batch);
   }
   return batch;
@@ -221,8 +222,7 @@ AlertBatch AlertPlanner::OnTransitions(const std::vector<RuleTransition>& transi
 AlertBatch AlertPlanner::OnRecoveryStarted(const RecoveryRecord& r, std::int64_t now_ms) {
   AlertBatch batch;
   if (r.dry_run) return batch;
-  Notification n =
-      Base(std::string(kRecoveryAlert), r.job, r.cluster, "", r.severity, now_ms);
+  Notification n = Base(std::string(kRecoveryAlert), r.job, r.cluster, "", r.severity, now_ms);
   n.status = NotificationStatus::kFiring;
   n.event = "recovery-started";
   const std::string from =
@@ -262,11 +262,10 @@ AlertBatch AlertPlanner::OnRecoveryEnded(const RecoveryRecord& r, const std::str
     with(kRecoveryAlert, r.severity, NotificationStatus::kResolved, "recovery-succeeded", s);
     with(kRecoveryFailedAlert, Severity::kCritical, NotificationStatus::kResolved,
          "recovery-succeeded", s);
-    with(kGaveUpAlert, Severity::kCritical, NotificationStatus::kResolved, "recovery-succeeded",
-         s);
+    with(kGaveUpAlert, Severity::kCritical, NotificationStatus::kResolved, "recovery-succeeded", s);
   } else {
-    const std::string s = "recovery of " + r.job + " on " + r.cluster + " from " + from +
-                          " failed: " + r.error;
+    const std::string s =
+        "recovery of " + r.job + " on " + r.cluster + " from " + from + " failed: " + r.error;
     with(kRecoveryAlert, r.severity, NotificationStatus::kResolved, "recovery-failed", s);
     with(kRecoveryFailedAlert, Severity::kCritical, NotificationStatus::kFiring, "recovery-failed",
          s);
@@ -278,12 +277,12 @@ AlertBatch AlertPlanner::OnGaveUp(const Refusal& refusal, std::int64_t now_ms) {
   AlertBatch batch;
   std::string cluster;
   if (auto d = diagnosis_.find(refusal.job); d != diagnosis_.end()) cluster = d->second.cluster;
-  Notification n = Base(std::string(kGaveUpAlert), refusal.job, cluster, "", Severity::kCritical,
-                        now_ms);
+  Notification n =
+      Base(std::string(kGaveUpAlert), refusal.job, cluster, "", Severity::kCritical, now_ms);
   n.status = NotificationStatus::kFiring;
   n.event = "gave-up";
-  n.annotations["summary"] = "not recovering " + refusal.job + ", a person must look: " +
-                             refusal.reason;
+  n.annotations["summary"] =
+      "not recovering " + refusal.job + ", a person must look: " + refusal.reason;
   n.annotations["reason"] = refusal.reason;
   n.annotations["cause"] = RefusalCauseName(refusal.cause);
   Plan(n, now_ms, batch);

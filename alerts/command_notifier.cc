@@ -72,8 +72,8 @@ SendOutcome CommandNotifier::Send(const Notification& n, const std::string& key)
   const auto deadline = std::chrono::steady_clock::now() + s_.timeout;
   auto left_ms = [&] {
     return static_cast<int>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(
-               deadline - std::chrono::steady_clock::now())
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
                .count()));
   };
   // Feed stdin without blocking past the deadline (a program may never read it).

@@ -4,8 +4,8 @@
 
 namespace flinkguard {
 
-OutboxDelivery::OutboxDelivery(Outbox& outbox, Notifiers notifiers,
-                               std::function<double()> random, DeliveryOptions options)
+OutboxDelivery::OutboxDelivery(Outbox& outbox, Notifiers notifiers, std::function<double()> random,
+                               DeliveryOptions options)
     : outbox_(outbox),
       notifiers_(std::move(notifiers)),
       random_(std::move(random)),
@@ -55,9 +55,7 @@ Result<int> OutboxDelivery::DeliverDue(std::int64_t now_ms) {
     const char* outcome = "delivered";
     std::string error = out.error;
     switch (out.kind) {
-      case SendOutcome::Kind::kDelivered:
-        ok = outbox_.MarkDelivered(e.id, now_ms);
-        break;
+      case SendOutcome::Kind::kDelivered: ok = outbox_.MarkDelivered(e.id, now_ms); break;
       case SendOutcome::Kind::kPermanent:
         ok = outbox_.MarkDead(e.id, out.error);
         outcome = "dead";

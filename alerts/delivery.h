@@ -27,7 +27,7 @@ struct DeliveryOptions {
   std::int64_t initial_backoff_ms = 2'000;
   std::int64_t max_backoff_ms = 5 * 60'000;
   std::int64_t give_up_after_ms = 24 * 3'600'000;  // a transient failure this old: dead
-  int batch = 50;                                   // entries per DeliverDue call
+  int batch = 50;                                  // entries per DeliverDue call
   // Called for every attempt that did not deliver (outcome "retry" or "dead") with the error
   // (never holding a secret), e.g. to log it. Optional.
   std::function<void(const OutboxEntry& entry, const std::string& outcome,

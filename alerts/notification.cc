@@ -119,8 +119,8 @@ Result<Notification> NotificationFromJson(std::string_view json) {
   for (auto r : {str("status", &status), str("event", &n.event), str("alertname", &n.alertname),
                  str("job", &n.job), str("cluster", &n.cluster), str("severity", &severity),
                  map("labels", &n.labels), map("annotations", &n.annotations),
-                 num("starts_ms", &n.starts_ms), num("ends_ms", &n.ends_ms),
-                 num("at_ms", &n.at_ms), str("flink_ui", &n.flink_ui)}) {
+                 num("starts_ms", &n.starts_ms), num("ends_ms", &n.ends_ms), num("at_ms", &n.at_ms),
+                 str("flink_ui", &n.flink_ui)}) {
     if (!r) return Fail(r.error());
   }
   if (status == "firing") {
@@ -128,7 +128,8 @@ Result<Notification> NotificationFromJson(std::string_view json) {
   } else if (status == "resolved") {
     n.status = NotificationStatus::kResolved;
   } else {
-    return Fail(Error::Invalid("notification payload: status '" + status + "' is not "
+    return Fail(Error::Invalid("notification payload: status '" + status +
+                               "' is not "
                                "firing or resolved"));
   }
   auto sev = ParseSeverity(severity);

@@ -22,9 +22,9 @@ const char* NotificationStatusName(NotificationStatus s);
 
 // Alert names of the notifications flinkguard sends about its own recoveries (rule alerts are
 // named after their rule).
-inline constexpr std::string_view kRecoveryAlert = "flinkguard_recovery";            // in progress
+inline constexpr std::string_view kRecoveryAlert = "flinkguard_recovery";  // in progress
 inline constexpr std::string_view kRecoveryFailedAlert = "flinkguard_recovery_failed";
-inline constexpr std::string_view kGaveUpAlert = "flinkguard_gave_up";                // a person must look
+inline constexpr std::string_view kGaveUpAlert = "flinkguard_gave_up";  // a person must look
 
 struct Notification {
   NotificationStatus status = NotificationStatus::kFiring;

@@ -60,8 +60,7 @@ SendOutcome PostJson(AlertHttp& http, const HttpReceiverSettings& s, const std::
   req.timeout = s.timeout;
   auto reply = http.Post(req);
   if (!reply) {
-    return SendOutcome::Retry("receiver " + s.name + ": " +
-                              Redacted(reply.error().message, s.url));
+    return SendOutcome::Retry("receiver " + s.name + ": " + Redacted(reply.error().message, s.url));
   }
   return OutcomeOfHttp("receiver " + s.name, reply);
 }

@@ -18,7 +18,7 @@ struct HttpReceiverSettings {
   std::string url;          // webhook/Alertmanager base/Slack/PagerDuty enqueue URL
   std::string routing_key;  // PagerDuty only
   std::chrono::milliseconds timeout{10000};
-  std::string instance;     // the sending agent (host name), an annotation, never a label
+  std::string instance;  // the sending agent (host name), an annotation, never a label
 };
 
 // The PagerDuty Events API v2 endpoint (the default for `url`).

@@ -108,8 +108,9 @@ std::vector<std::string> AlertsNamed(const std::string& base, const std::string&
 
 }  // namespace
 
-TEST_CASE("Alertmanager receives the firing alert with its labels and annotations, then the "
-          "resolve") {
+TEST_CASE(
+    "Alertmanager receives the firing alert with its labels and annotations, then the "
+    "resolve") {
   TempDir dir("fg-am");
   Capture capture;
   const int port = FreePort();
@@ -126,14 +127,16 @@ TEST_CASE("Alertmanager receives the firing alert with its labels and annotation
          "    webhook_configs:\n"
          "      - url: http://127.0.0.1:"
       << capture.port() << "/am\n        send_resolved: true\n";
-  ChildProcess am = ChildProcess::Start(
-      {kAlertmanager, "--config.file=" + dir.File("alertmanager.yml"),
-       "--storage.path=" + dir.File("data"), "--web.listen-address=127.0.0.1:" +
-       std::to_string(port), "--cluster.listen-address=", "--log.level=warn"},
-      dir.File("am.log"));
+  ChildProcess am =
+      ChildProcess::Start({kAlertmanager, "--config.file=" + dir.File("alertmanager.yml"),
+                           "--storage.path=" + dir.File("data"),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                           "--cluster.listen-address=", "--log.level=warn"},
+                          dir.File("am.log"));
   bool ready = false;
   for (int i = 0; i < 200 && !ready && am.Running(); ++i) {  // at most 10 s
-    ready = HttpCall("GET", base + "/-/ready", "", {}, std::chrono::milliseconds(500)).status == 200;
+    ready =
+        HttpCall("GET", base + "/-/ready", "", {}, std::chrono::milliseconds(500)).status == 200;
     if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE_MESSAGE(ready, am.Log());
@@ -167,8 +170,8 @@ TEST_CASE("Alertmanager receives the firing alert with its labels and annotation
 
   CurlTransport transport{CurlTransportOptions{}};
   TransportAlertHttp http(transport);
-  AlertmanagerNotifier notifier(http, HttpReceiverSettings{"am", base + "/", "",
-                                                           std::chrono::seconds(5), ""});
+  AlertmanagerNotifier notifier(
+      http, HttpReceiverSettings{"am", base + "/", "", std::chrono::seconds(5), ""});
   auto firing = NotificationFromJson(fired.entries[0].payload);
   REQUIRE(firing.has_value());
   const SendOutcome sent = notifier.Send(*firing, fired.entries[0].idempotency_key);

@@ -10,21 +10,22 @@ using namespace flinkguard;
 using namespace flinkguard::testing;
 
 TEST_CASE("alerts as a mapping: receivers, routes, group and repeat intervals") {
-  const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
-                                      "alerts:\n"
-                                      "  group_interval: 2m\n"
-                                      "  repeat_interval: 1h\n"
-                                      "  receivers:\n"
-                                      "    - {type: alertmanager, name: am, url: 'http://am:9093'}\n"
-                                      "    - {type: webhook, name: hook, url: 'http://h/x', "
-                                      "repeat_interval: 30m}\n"
-                                      "    - {type: pagerduty, name: pd, routing_key_env: PD, "
-                                      "url: 'http://127.0.0.1:9/v2/enqueue'}\n"
-                                      "  routes:\n"
-                                      "    - {receivers: [pd], min_severity: critical, "
-                                      "rules: ['job-*'], jobs: ['ads-*'], match: {team: ads}}\n"
-                                      "    - {receivers: [am, hook]}\n",
-                                      FakeEnvironment({{"PD", "0123456789abcdef0123456789abcdef"}}));
+  const ConfigLoadResult r =
+      LoadYaml(std::string(kMinimal) +
+                   "alerts:\n"
+                   "  group_interval: 2m\n"
+                   "  repeat_interval: 1h\n"
+                   "  receivers:\n"
+                   "    - {type: alertmanager, name: am, url: 'http://am:9093'}\n"
+                   "    - {type: webhook, name: hook, url: 'http://h/x', "
+                   "repeat_interval: 30m}\n"
+                   "    - {type: pagerduty, name: pd, routing_key_env: PD, "
+                   "url: 'http://127.0.0.1:9/v2/enqueue'}\n"
+                   "  routes:\n"
+                   "    - {receivers: [pd], min_severity: critical, "
+                   "rules: ['job-*'], jobs: ['ads-*'], match: {team: ads}}\n"
+                   "    - {receivers: [am, hook]}\n",
+               FakeEnvironment({{"PD", "0123456789abcdef0123456789abcdef"}}));
   INFO(AllProblems(r));
   REQUIRE(r.ok());
   const Config& c = *r.config;
@@ -37,9 +38,9 @@ TEST_CASE("alerts as a mapping: receivers, routes, group and repeat intervals") 
 
   const AlertPolicy p = AlertPolicyFrom(c);
   REQUIRE(p.receivers.size() == 3);
-  CHECK(p.receivers[0].repeat_interval_ms == 60'000);        // Alertmanager's default
-  CHECK(p.receivers[1].repeat_interval_ms == 30 * 60'000);   // its own
-  CHECK(p.receivers[2].repeat_interval_ms == 3'600'000);     // alerts.repeat_interval
+  CHECK(p.receivers[0].repeat_interval_ms == 60'000);       // Alertmanager's default
+  CHECK(p.receivers[1].repeat_interval_ms == 30 * 60'000);  // its own
+  CHECK(p.receivers[2].repeat_interval_ms == 3'600'000);    // alerts.repeat_interval
   CHECK(p.group_interval_ms == 120'000);
   CHECK(p.cluster_urls.at("a") == "http://jm-a:8081");
   CHECK(p.instance == "agent-host-1");
@@ -55,17 +56,18 @@ TEST_CASE("alerts as a mapping: receivers, routes, group and repeat intervals") 
 }
 
 TEST_CASE("bad alert config is reported at file:line: unknown type, missing receiver, bad URL") {
-  const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
-                                      "alerts:\n"
-                                      "  receivers:\n"
-                                      "    - {type: pagerduty, name: pagerduty, routing_key_env: PD}\n"
-                                      "    - {type: sms, name: phone}\n"
-                                      "    - {type: webhook, name: hook, url: 'ftp://h/x?token=s3cret'}\n"
-                                      "  routes:\n"
-                                      "    - {receivers: [pagerdty]}\n"
-                                      "    - {receivers: [hook], colour: red}\n"
-                                      "  repeat_interval: 0s\n",
-                                      FakeEnvironment({{"PD", "k"}}));
+  const ConfigLoadResult r =
+      LoadYaml(std::string(kMinimal) +
+                   "alerts:\n"
+                   "  receivers:\n"
+                   "    - {type: pagerduty, name: pagerduty, routing_key_env: PD}\n"
+                   "    - {type: sms, name: phone}\n"
+                   "    - {type: webhook, name: hook, url: 'ftp://h/x?token=s3cret'}\n"
+                   "  routes:\n"
+                   "    - {receivers: [pagerdty]}\n"
+                   "    - {receivers: [hook], colour: red}\n"
+                   "  repeat_interval: 0s\n",
+               FakeEnvironment({{"PD", "k"}}));
   CHECK_FALSE(r.ok());
   const ConfigProblem type = OnlyProblemAt(r, "alerts.receivers[1].type");
   CHECK(type.line == 7);
@@ -74,7 +76,8 @@ TEST_CASE("bad alert config is reported at file:line: unknown type, missing rece
 
   const ConfigProblem url = OnlyProblemAt(r, "alerts.receivers[2].url");
   CHECK(url.line == 8);
-  CHECK(Contains(url.message, "expected an http(s) URL in the value (not shown: it may hold a token)"));
+  CHECK(Contains(url.message,
+                 "expected an http(s) URL in the value (not shown: it may hold a token)"));
   CHECK_FALSE(Contains(AllProblems(r), "s3cret"));
 
   const ConfigProblem route = OnlyProblemAt(r, "alerts.routes[0].receivers");
@@ -85,9 +88,10 @@ TEST_CASE("bad alert config is reported at file:line: unknown type, missing rece
 }
 
 TEST_CASE("the list form of alerts still works and routes need the mapping form") {
-  const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
-                                      "alerts:\n"
-                                      "  - {type: webhook, url: 'http://h/x', repeat_interval: 10m}\n");
+  const ConfigLoadResult r =
+      LoadYaml(std::string(kMinimal) +
+               "alerts:\n"
+               "  - {type: webhook, url: 'http://h/x', repeat_interval: 10m}\n");
   INFO(AllProblems(r));
   REQUIRE(r.ok());
   CHECK(r.config->alerts.at(0).repeat_interval == std::chrono::minutes(10));
@@ -96,6 +100,5 @@ TEST_CASE("the list form of alerts still works and routes need the mapping form"
                                         "alerts:\n"
                                         "  routes: [{receivers: [x]}]\n");
   CHECK(OnlyProblemAt(bad, "alerts.receivers").message == "missing required key 'receivers'");
-  CHECK(OnlyProblemAt(bad, "alerts.routes[0].receivers").message ==
-        "no alert receiver named 'x'");
+  CHECK(OnlyProblemAt(bad, "alerts.routes[0].receivers").message == "no alert receiver named 'x'");
 }

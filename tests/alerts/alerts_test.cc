@@ -201,9 +201,7 @@ TEST_CASE("routes choose receivers by severity, rule, job glob and labels") {
       AlertRoute{{"slack"}, std::nullopt, {}, {}, {{"team", "ads"}}},
   };
   AlertPlanner p(policy);
-  auto to = [&](const RuleTransition& t) {
-    return Receivers(p.OnTransitions({t}, kT0));
-  };
+  auto to = [&](const RuleTransition& t) { return Receivers(p.OnTransitions({t}, kT0)); };
   CHECK(to(Fire("restart-loop", "ads-spend")) ==
         std::multiset<std::string>{"ads-hook", "pd", "slack"});
   CHECK(to(Fire("restart-loop", "ads-spend", Severity::kWarning)) ==
@@ -321,16 +319,17 @@ TEST_CASE("a notification survives its JSON form; malformed payloads are named")
 
 TEST_CASE("payloads have each receiver's shape") {
   AlertPlanner p(TwoReceivers());
-  const Notification firing = Decode(p.OnTransitions({Fire("restart-loop", "ads")}, kT0).entries[0]);
+  const Notification firing =
+      Decode(p.OnTransitions({Fire("restart-loop", "ads")}, kT0).entries[0]);
   Notification resolved = firing;
   resolved.status = NotificationStatus::kResolved;
   resolved.ends_ms = kT0 + kMin;
 
   SUBCASE("generic webhook: Alertmanager's webhook payload, version 4") {
     auto d = Json(RenderWebhook(firing, "hook", "key-1"));
-    for (const char* k : {"version", "groupKey", "truncatedAlerts", "status", "receiver",
-                          "groupLabels", "commonLabels", "commonAnnotations", "externalURL",
-                          "alerts"}) {
+    for (const char* k :
+         {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+          "commonLabels", "commonAnnotations", "externalURL", "alerts"}) {
       CHECK_MESSAGE(d.HasMember(k), k);
     }
     CHECK(Member(d, "version") == "4");
@@ -340,8 +339,8 @@ TEST_CASE("payloads have each receiver's shape") {
           "{}:{alertname=\"restart-loop\", cluster=\"yarn-a\", job=\"ads\"}");
     REQUIRE(d["alerts"].Size() == 1);
     const auto& a = d["alerts"][0];
-    for (const char* k : {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL",
-                          "fingerprint"}) {
+    for (const char* k :
+         {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}) {
       CHECK_MESSAGE(a.HasMember(k), k);
     }
     CHECK(Member(a, "startsAt") == "2025-11-21T22:00:00.000Z");
@@ -487,7 +486,8 @@ TEST_CASE("a transient failure older than give_up_after is dead-lettered with it
                            const std::string& error) {
     failures.push_back(e.idempotency_key + " " + outcome + " " + error);
   };
-  OutboxDelivery d(**store, {{"hook", &hook}}, [] { return 0.5; }, options);
+  OutboxDelivery d(
+      **store, {{"hook", &hook}}, [] { return 0.5; }, options);
   REQUIRE((*store)->Enqueue(Entry("hook", "k1", kT0)).value());
   hook.script = {SendOutcome::Retry("HTTP 503"), SendOutcome::Retry("HTTP 503")};
   CHECK(d.DeliverDue(kT0).value() == 1);

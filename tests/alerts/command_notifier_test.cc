@@ -54,22 +54,23 @@ TEST_CASE("the command hook gets the alert in its environment and on stdin, with
                                   "env | grep '^FLINKGUARD_ALERT_' | sort > \"$1/env\"\n"
                                   "cat > \"$1/stdin\"\n"
                                   "printf '%s' \"$2\" > \"$1/arg\"\n");
-  CommandNotifier hook({"cmd", {prog, dir.path(), "a; touch pwned $(id)"}, std::chrono::seconds(10)});
+  CommandNotifier hook(
+      {"cmd", {prog, dir.path(), "a; touch pwned $(id)"}, std::chrono::seconds(10)});
   const Notification n = Sample();
   const SendOutcome o = hook.Send(n, "job-failed/yarn-a/ads/firing/1");
   CHECK(o.kind == SendOutcome::Kind::kDelivered);
   const std::string env = ReadFile(dir.File("env"));
-  for (const char* line :
-       {"FLINKGUARD_ALERT_STATUS=firing\n", "FLINKGUARD_ALERT_NAME=job-failed\n",
-        "FLINKGUARD_ALERT_JOB=ads\n", "FLINKGUARD_ALERT_CLUSTER=yarn-a\n",
-        "FLINKGUARD_ALERT_SEVERITY=critical\n", "FLINKGUARD_ALERT_KEY=job-failed/yarn-a/ads/firing/1\n",
-        "FLINKGUARD_ALERT_FLINK_UI=http://jm-a:8081/#/job/a1b2c3/overview\n",
-        "FLINKGUARD_ALERT_EVENT=firing\n"}) {
+  for (const char* line : {"FLINKGUARD_ALERT_STATUS=firing\n", "FLINKGUARD_ALERT_NAME=job-failed\n",
+                           "FLINKGUARD_ALERT_JOB=ads\n", "FLINKGUARD_ALERT_CLUSTER=yarn-a\n",
+                           "FLINKGUARD_ALERT_SEVERITY=critical\n",
+                           "FLINKGUARD_ALERT_KEY=job-failed/yarn-a/ads/firing/1\n",
+                           "FLINKGUARD_ALERT_FLINK_UI=http://jm-a:8081/#/job/a1b2c3/overview\n",
+                           "FLINKGUARD_ALERT_EVENT=firing\n"}) {
     CHECK_MESSAGE(env.find(line) != std::string::npos, line);
   }
   CHECK(ReadFile(dir.File("stdin")) == NotificationToJson(n));
   CHECK(ReadFile(dir.File("arg")) == "a; touch pwned $(id)");  // one argument, not run
-  struct stat st{};
+  struct stat st {};
   CHECK(stat(dir.File("pwned").c_str(), &st) != 0);
 }
 
@@ -88,7 +89,8 @@ TEST_CASE("a command past its timeout is killed and retried; exit statuses decid
   CHECK(errno == ESRCH);
 
   const std::string fails = Script(dir, "fails.sh", "exit 3\n");
-  const SendOutcome f = CommandNotifier({"f", {fails}, std::chrono::seconds(10)}).Send(Sample(), "k");
+  const SendOutcome f =
+      CommandNotifier({"f", {fails}, std::chrono::seconds(10)}).Send(Sample(), "k");
   CHECK(f.kind == SendOutcome::Kind::kRetry);
   CHECK(f.error == "receiver f: exited with status 3");
 

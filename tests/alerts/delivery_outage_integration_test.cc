@@ -80,8 +80,8 @@ class Receiver {
       std::lock_guard<std::mutex> lock(mu_);
       if (d.HasParseError() || !d.IsObject() || !d.HasMember("version") ||
           std::string(d["version"].GetString()) != "4" ||
-          std::string(d["alerts"][0]["fingerprint"].GetString()) != key ||
-          r.path != "/hook" || r.query != "token=s3cret") {
+          std::string(d["alerts"][0]["fingerprint"].GetString()) != key || r.path != "/hook" ||
+          r.query != "token=s3cret") {
         problems_.push_back(r.Uri() + " " + r.body);
       }
       keys_.insert(key);
@@ -124,8 +124,8 @@ struct DeliverySide {
     auto s = SqliteHistoryStore::Open(path);
     REQUIRE(s.has_value());
     store = std::move(*s);
-    delivery = std::make_unique<OutboxDelivery>(
-        *store, OutboxDelivery::Notifiers{{"hook", &hook}}, [] { return 0.5; });
+    delivery = std::make_unique<OutboxDelivery>(*store, OutboxDelivery::Notifiers{{"hook", &hook}},
+                                                [] { return 0.5; });
   }
 };
 
@@ -229,13 +229,14 @@ TEST_CASE("every notification arrives through a receiver outage, 500s, 429 and a
     AlertPolicy policy;
     policy.receivers = {{"hook", Severity::kInfo, 0}};
     AlertPlanner planner(policy);
-    REQUIRE(WriteAlerts(**store, planner, planner.OnTransitions({Tr("job-x", true)}, now))
-                .has_value());
+    REQUIRE(
+        WriteAlerts(**store, planner, planner.OnTransitions({Tr("job-x", true)}, now)).has_value());
   }
   receiver.mode = Mode::kBadRequest;
   CHECK(side->delivery->DeliverDue(now).value() == 1);
-  CHECK(Column(db, "SELECT state || ': ' || last_error FROM outbox WHERE idempotency_key LIKE "
-                   "'job-failed/yarn-a/job-x/%'") ==
+  CHECK(Column(db,
+               "SELECT state || ': ' || last_error FROM outbox WHERE idempotency_key LIKE "
+               "'job-failed/yarn-a/job-x/%'") ==
         std::vector<std::string>{"dead: receiver hook: HTTP 400: invalid_payload"});
   CHECK(side->store->Due(now + 100 * 60 * kMin, 100)->empty());
 }
@@ -257,8 +258,9 @@ TEST_CASE("the delivery worker thread sends what an earlier run left pending, th
   REQUIRE(WriteAlerts(**store, planner, std::move(first)).has_value());
 
   DeliverySide side(db, url);
-  DeliveryWorker worker(std::move(side.delivery), [] { return WallMs(); },
-                        std::chrono::seconds(1), [](const Error& e) { FAIL(e.message); });
+  DeliveryWorker worker(
+      std::move(side.delivery), [] { return WallMs(); }, std::chrono::seconds(1),
+      [](const Error& e) { FAIL(e.message); });
   auto arrived = [&](const std::string& key) {
     for (int i = 0; i < 500; ++i) {  // at most 10 s
       if (receiver.Keys().count(key) != 0) return true;
