@@ -195,7 +195,8 @@ void AgentLoop::RecordRefusals(const PlanOutput& out, std::int64_t now_ms, Cycle
         continue;
       }
       if (r.page && alerts_ != nullptr) {
-        if (auto ok = WriteAlerts(*store_, *alerts_, alerts_->OnGaveUp(r, now_ms), standby_.empty());
+        if (auto ok =
+                WriteAlerts(*store_, *alerts_, alerts_->OnGaveUp(r, now_ms), standby_.empty());
             !ok) {
           report.problems.push_back("give-up of " + r.job + " not notified: " + ok.error().message);
         }
