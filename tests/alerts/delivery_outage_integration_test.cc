@@ -277,3 +277,65 @@ TEST_CASE("the delivery worker thread sends what an earlier run left pending, th
   CHECK(arrived(second_key));
   CHECK(receiver.Problems().empty());
 }
+
+TEST_CASE("PagerDuty and Slack receivers over real HTTP: 202 and 'ok' deliver, 400 is permanent") {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> got;  // (path, body)
+  std::atomic<int> status{202};
+  std::string error;
+  auto listener = flinksim::Listener::Start(
+      "127.0.0.1:0", 2,
+      [&](mg_connection* c, const flinksim::HttpRequest& r) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          got.emplace_back(r.path, r.body);
+        }
+        flinksim::HttpResponse resp;
+        resp.status = status.load();
+        resp.content_type = r.path == "/slack" ? "text/plain" : "application/json";
+        resp.body = r.path == "/slack" ? (resp.status == 200 ? "ok" : "invalid_payload")
+                                       : R"({"status":"success","dedup_key":"x"})";
+        flinksim::WriteResponse(c, resp);
+        return resp.status;
+      },
+      &error);
+  REQUIRE_MESSAGE(listener != nullptr, error);
+  const std::string base = "http://127.0.0.1:" + std::to_string(listener->port());
+  CurlTransport transport{CurlTransportOptions{}};
+  TransportAlertHttp http(transport);
+  AlertPolicy policy;
+  policy.receivers = {{"pd", Severity::kInfo, 0}};
+  AlertPlanner planner(policy);
+  auto n =
+      NotificationFromJson(planner.OnTransitions({Tr("job-p", true)}, kT0).entries.at(0).payload);
+  REQUIRE(n.has_value());
+
+  PagerDutyNotifier pd(
+      http, HttpReceiverSettings{"pd", base + "/v2/enqueue", "0123456789abcdef0123456789abcdef",
+                                 std::chrono::seconds(5), ""});
+  CHECK(pd.Send(*n, "k").kind == SendOutcome::Kind::kDelivered);
+  status = 200;
+  SlackNotifier slack(
+      http, HttpReceiverSettings{"slack", base + "/slack", "", std::chrono::seconds(5), ""});
+  CHECK(slack.Send(*n, "k").kind == SendOutcome::Kind::kDelivered);
+  status = 400;
+  const SendOutcome bad = slack.Send(*n, "k");
+  CHECK(bad.kind == SendOutcome::Kind::kPermanent);
+  CHECK(bad.error == "receiver slack: HTTP 400: invalid_payload");
+
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].first == "/v2/enqueue");
+  rapidjson::Document d;
+  d.Parse(got[0].second.c_str());
+  REQUIRE(d.IsObject());
+  CHECK(std::string(d["routing_key"].GetString()) == "0123456789abcdef0123456789abcdef");
+  CHECK(std::string(d["event_action"].GetString()) == "trigger");
+  CHECK(std::string(d["dedup_key"].GetString()) == "flinkguard/job-failed/yarn-a/job-p");
+  CHECK(std::string(d["payload"]["severity"].GetString()) == "critical");
+  rapidjson::Document s;
+  s.Parse(got[1].second.c_str());
+  REQUIRE(s.IsObject());
+  CHECK(std::string(s["text"].GetString()).find("job-failed firing for job-p") !=
+        std::string::npos);
+}
