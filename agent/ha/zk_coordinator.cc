@@ -112,6 +112,7 @@ void ZooKeeperCoordinator::Close() {
   leader_ = false;
   latch_.clear();
   session_id_ = 0;
+  orphans_.clear();  // ephemeral: gone with the session
 }
 
 void ZooKeeperCoordinator::Lose(std::int64_t now_ms, const std::string& why) {
@@ -215,6 +216,15 @@ void ZooKeeperCoordinator::Poll(std::int64_t now_ms) {
       break;
   }
   if (lose_pending_) return;
+  for (auto it = orphans_.begin(); it != orphans_.end();) {
+    const int rc = zoo_delete(zh_, it->c_str(), -1);
+    if (rc == ZOK || rc == ZNONODE) {
+      it = orphans_.erase(it);
+    } else {
+      (void)ZkError(rc, "delete " + *it);
+      break;
+    }
+  }
   if (!set_up_ && !SetUp(now_ms)) return;
   if (signals_.dirty.exchange(false) || now_ms >= next_verify_ms_) {
     Evaluate(now_ms);
@@ -497,8 +507,12 @@ void ZooKeeperCoordinator::Release(const std::string& job) {
   if (it == locks_.end()) return;
   JobLock l = it->second;
   locks_.erase(it);
-  if (zh_ == nullptr || l.node.empty() || state_ != SessionState::kConnected) return;
+  if (zh_ == nullptr || l.node.empty()) return;
   const std::string lock_path = l.dir + "/" + l.node;
+  if (state_ != SessionState::kConnected) {
+    orphans_.push_back(lock_path);
+    return;
+  }
   if (l.held) {
     // The recovery ended: remove its record, only while the lock is still ours.
     const std::string record_path = options_.root + "/actions/" + EncodeJobNode(job);
@@ -515,14 +529,19 @@ void ZooKeeperCoordinator::Release(const std::string& job) {
   const int rc = zoo_delete(zh_, lock_path.c_str(), -1);
   if (rc != ZOK && rc != ZNONODE) {
     (void)ZkError(rc, "delete " + lock_path);
-    spdlog::warn("ZooKeeper: cannot delete the lock {}: {}", lock_path, zerror(rc));
+    spdlog::warn("ZooKeeper: cannot delete the lock {} now: {}; retrying", lock_path, zerror(rc));
+    orphans_.push_back(lock_path);
   }
 }
 
 void ZooKeeperCoordinator::DropLocks(bool delete_nodes) {
-  if (delete_nodes && zh_ != nullptr && state_ == SessionState::kConnected) {
+  if (delete_nodes && zh_ != nullptr) {
     for (const auto& [job, l] : locks_) {
-      if (!l.node.empty()) (void)zoo_delete(zh_, (l.dir + "/" + l.node).c_str(), -1);
+      if (l.node.empty()) continue;
+      const std::string path = l.dir + "/" + l.node;
+      const int rc = state_ == SessionState::kConnected ? zoo_delete(zh_, path.c_str(), -1)
+                                                        : ZCONNECTIONLOSS;
+      if (rc != ZOK && rc != ZNONODE) orphans_.push_back(path);
     }
   }
   locks_.clear();

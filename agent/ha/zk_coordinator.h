@@ -125,6 +125,9 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   std::int64_t next_verify_ms_ = 0;
   bool unreachable_logged_ = false;
   std::map<std::string, JobLock> locks_;
+  // Our lock nodes that could not be deleted when given up (no connection then): deleted once
+  // connected, or they would hold the job's lock for as long as the session lives.
+  std::vector<std::string> orphans_;
   std::set<std::string> warned_;  // foreign nodes already warned about
   CoordinatorStatus stats_;
 };
