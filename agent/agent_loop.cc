@@ -183,7 +183,8 @@ void AgentLoop::RecordRefusals(const PlanOutput& out, std::int64_t now_ms, Cycle
     refused.insert(r.job);
     auto it = last_refusal_.find(r.job);
     const bool changed = it == last_refusal_.end() || it->second.first != r.cause;
-    if (!changed && !r.page) continue;
+    // Recorded (and paged) when the cause changes, or when it turns into a page.
+    if (!changed && (!r.page || it->second.second)) continue;
     if (r.page) {
       spdlog::error("{}: not recovering, a person must look: {}", r.job, r.reason);
     } else {
@@ -372,6 +373,165 @@ void AgentLoop::PruneSavepointsOf(const std::string& job, std::int64_t now_ms) {
   }
 }
 
+void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleReport& report,
+                            std::vector<Refusal>& refusals) {
+  if (store_ == nullptr) return;
+  if (!placements_loaded_) {
+    if (auto all = store_->Placements(); all) {
+      for (Placement& p : *all) placements_[p.job] = std::move(p);
+      placements_loaded_ = true;
+    } else {
+      report.problems.push_back("cannot read job placements: " + all.error().message);
+      return;
+    }
+  }
+  const std::vector<std::string> in_progress =
+      executor_ != nullptr ? executor_->InProgress() : std::vector<std::string>{};
+  // Failovers that ended: a failed one gives the job back its previous placement, so the next
+  // cycle tries again (another backup, or the next restore point).
+  for (auto it = failovers_.begin(); it != failovers_.end();) {
+    const auto& [job, previous] = it->second;
+    if (std::find(in_progress.begin(), in_progress.end(), job) != in_progress.end()) {
+      ++it;
+      continue;
+    }
+    bool failed = true;
+    if (auto recs = store_->Recoveries(job, 0); recs) {
+      for (const RecoveryRecord& r : *recs) {
+        if (r.id == it->first) failed = r.outcome != RecoveryAttempt::Outcome::kSucceeded;
+      }
+    }
+    if (failed) {
+      Placement back = previous.value_or(Placement{job, "", now_ms, "failover failed"});
+      if (const JobConfig* jc = config_.FindJob(job); jc != nullptr && !previous) {
+        back.cluster = jc->cluster;
+      }
+      back.since_ms = now_ms;
+      back.reason = "failover " + it->first + " failed; back to " + back.cluster;
+      if (auto ok = store_->SetPlacement(back); ok) {
+        placements_[job] = back;
+        spdlog::warn("{}: {}", job, back.reason);
+      }
+    }
+    it = failovers_.erase(it);
+  }
+
+  FailoverInput in;
+  in.now_ms = now_ms;
+  in.settings.down_after_polls = config_.failover.down_after_polls;
+  in.settings.down_after_ms = Ms(config_.failover.down_after);
+  in.settings.max_concurrent = config_.failover.max_concurrent;
+  in.settings.shared_schemes = {config_.failover.shared_schemes.begin(),
+                                config_.failover.shared_schemes.end()};
+  in.settings.dry_run = config_.agent.dry_run;
+  bool any_down = false;
+  for (const ClusterSnapshot& c : o.clusters) {
+    any_down |= !c.reachable && c.consecutive_failures >= in.settings.down_after_polls;
+  }
+  for (const JobConfig& j : config_.jobs) {
+    FailoverJob f;
+    f.name = j.name;
+    f.home = j.cluster;
+    f.failover = j.failover;
+    f.slots = j.parallelism.value_or(1);
+    f.allow_fresh_state = j.recovery.allow_fresh_state;
+    if (j.recovery.max_checkpoint_age) f.max_checkpoint_age_ms = Ms(*j.recovery.max_checkpoint_age);
+    in.jobs.push_back(std::move(f));
+    auto placed = placements_.find(j.name);
+    if (placed != placements_.end()) in.placement[j.name] = placed->second.cluster;
+    if (any_down) {
+      if (auto points = store_->RestorePoints(j.name); points) {
+        in.points.insert(in.points.end(), points->begin(), points->end());
+      }
+    }
+  }
+  in.clusters = o.clusters;
+  in.snapshots = o.jobs;
+  in.busy = {in_progress.begin(), in_progress.end()};
+  if (savepoints_ != nullptr) {
+    for (const JobConfig& j : config_.jobs) {
+      if (savepoints_->InFlight(j.name)) in.busy.insert(j.name);
+    }
+  }
+  in.in_flight = static_cast<int>(failovers_.size());
+  FailoverOutput out = PlanFailovers(in);
+  refusals = std::move(out.refusals);
+
+  for (const FailoverMove& m : out.moves) {
+    spdlog::warn("{}: {}", m.plan.job, m.plan.reason);
+    std::optional<Placement> previous;
+    if (auto it = placements_.find(m.plan.job); it != placements_.end()) previous = it->second;
+    // The placement is recorded before the submit, so a restart or another replica never
+    // starts the job a second time on its old cluster's behalf.
+    Placement p{m.plan.job, m.plan.cluster, now_ms, m.plan.reason};
+    if (!m.plan.dry_run && executor_ != nullptr) {
+      if (auto ok = store_->SetPlacement(p); !ok) {
+        report.problems.push_back(m.plan.job + ": failover not started, placement not recorded: " +
+                                  ok.error().message);
+        continue;
+      }
+    }
+    auto id = StartPlan(m.plan, "failover", now_ms, report);
+    if (!id || m.plan.dry_run) {
+      if (!m.plan.dry_run && executor_ != nullptr) {
+        (void)store_->SetPlacement(previous.value_or(
+            Placement{m.plan.job, m.from, now_ms, "failover not started"}));
+      }
+      continue;
+    }
+    placements_[m.plan.job] = p;
+    failovers_[*id] = {m.plan.job, previous};
+  }
+  for (const StaleCancel& sc : out.stale) {
+    spdlog::error("{}: {}", sc.plan.job, sc.plan.reason);
+    (void)StartPlan(sc.plan, "stale-copy", now_ms, report);
+  }
+  // Recoveries submit where the job lives now.
+  for (CatalogJob& c : catalog_) {
+    auto it = placements_.find(c.name);
+    const JobConfig* jc = config_.FindJob(c.name);
+    if (it != placements_.end() && !it->second.cluster.empty()) {
+      c.home_cluster = it->second.cluster;
+    } else if (jc != nullptr) {
+      c.home_cluster = jc->cluster;
+    }
+  }
+}
+
+std::optional<std::string> AgentLoop::StartPlan(const RecoveryPlan& plan,
+                                                const std::string& trigger, std::int64_t now_ms,
+                                                CycleReport& report) {
+  if (executor_ == nullptr && !standby_.empty()) {
+    spdlog::debug("not acting on {}: {}", plan.job, standby_);
+    return std::nullopt;
+  }
+  if (executor_ == nullptr) {
+    const std::string why = "not acting on " + plan.job +
+                            ": the journal (history database) is not available, and "
+                            "flinkguard does not act without it";
+    spdlog::error("{}", why);
+    report.problems.push_back(why);
+    return std::nullopt;
+  }
+  auto id = executor_->Start(plan, trigger, now_ms);
+  if (!id) {
+    spdlog::error("{}: {} not started: {}", plan.job, trigger, id.error().message);
+    report.problems.push_back(plan.job + ": " + trigger + " not started: " + id.error().message);
+    return std::nullopt;
+  }
+  if (plan.dry_run) spdlog::warn("dry run: would act on {} ({}): {}", plan.job, trigger, plan.reason);
+  report.started.push_back(*id);
+  if (alerts_ != nullptr && store_ != nullptr) {
+    if (auto ok = WriteAlerts(*store_, *alerts_,
+                              alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms), now_ms),
+                              standby_.empty());
+        !ok) {
+      report.problems.push_back(plan.job + ": recovery start not notified: " + ok.error().message);
+    }
+  }
+  return *id;
+}
+
 CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_reason) {
   CycleReport report;
   report.observation = observer_.RunCycle(now_ms);
@@ -384,12 +544,15 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   if (executor_ != nullptr) executor_->UpdateView(o);
   Record(o, report.evaluation, now_ms, report);
   ScheduleSavepoints(o, report.evaluation, now_ms, report);
+  std::vector<Refusal> failover_refusals;
+  RunFailover(o, now_ms, report, failover_refusals);
 
   const bool any_recover =
       std::any_of(report.evaluation.findings.begin(), report.evaluation.findings.end(),
                   [](const Finding& f) { return f.action == Action::kRecover; });
   if (!any_recover) {
-    last_refusal_.clear();
+    report.decisions.refusals = std::move(failover_refusals);
+    RecordRefusals(report.decisions, now_ms, report);
     dry_runs_.clear();
     return report;
   }
@@ -440,44 +603,18 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   in.loop_late = !late_reason.empty();
   in.loop_late_reason = late_reason;
   report.decisions = planner_.Plan(in);
+  report.decisions.refusals.insert(report.decisions.refusals.end(), failover_refusals.begin(),
+                                   failover_refusals.end());
   RecordRefusals(report.decisions, now_ms, report);
 
   for (const RecoveryPlan& plan : report.decisions.plans) {
-    if (executor_ == nullptr && !standby_.empty()) {
-      spdlog::debug("not recovering {}: {}", plan.job, standby_);
-      continue;
-    }
-    if (executor_ == nullptr) {
-      const std::string why = "not recovering " + plan.job +
-                              ": the journal (history database) is not available, and "
-                              "flinkguard does not act without it";
-      spdlog::error("{}", why);
-      report.problems.push_back(why);
-      continue;
-    }
     if (plan.dry_run) {
       // Record a "would have" once per distinct plan while the job keeps asking for recovery.
       auto it = dry_runs_.find(plan.job);
       if (it != dry_runs_.end() && it->second.first == plan.reason) continue;
       dry_runs_[plan.job] = {plan.reason, now_ms};
     }
-    auto id = executor_->Start(plan, "rule", now_ms);
-    if (!id) {
-      spdlog::error("{}: recovery not started: {}", plan.job, id.error().message);
-      report.problems.push_back(plan.job + ": recovery not started: " + id.error().message);
-      continue;
-    }
-    if (plan.dry_run) spdlog::warn("dry run: would recover {}: {}", plan.job, plan.reason);
-    report.started.push_back(*id);
-    if (alerts_ != nullptr && store_ != nullptr) {
-      if (auto ok = WriteAlerts(*store_, *alerts_,
-                                alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms), now_ms),
-                                standby_.empty());
-          !ok) {
-        report.problems.push_back(plan.job + ": recovery start not notified: " +
-                                  ok.error().message);
-      }
-    }
+    (void)StartPlan(plan, "rule", now_ms, report);
   }
   return report;
 }

@@ -24,6 +24,7 @@
 #include "alerts/alert_planner.h"
 #include "rules/planner.h"
 #include "rules/rule_engine.h"
+#include "rules/failover.h"
 #include "rules/savepoint_policy.h"
 #include "storage/history_store.h"
 
@@ -87,6 +88,13 @@ class AgentLoop {
                                                      const RecordedPoint* previous,
                                                      std::int64_t now_ms);
   void RecordRefusals(const PlanOutput& out, std::int64_t now_ms, CycleReport& report);
+  // Starts `plan` through the executor (unless a standby or without a journal) and notifies;
+  // the recovery id, or nullopt when nothing was started.
+  std::optional<std::string> StartPlan(const RecoveryPlan& plan, const std::string& trigger,
+                                       std::int64_t now_ms, CycleReport& report);
+  // Cluster failover and stale copies (rules/failover.h); refusals to page go to `refusals`.
+  void RunFailover(const Observation& o, std::int64_t now_ms, CycleReport& report,
+                   std::vector<Refusal>& refusals);
   void ScheduleSavepoints(const Observation& o, const RuleEvaluation& e, std::int64_t now_ms,
                           CycleReport& report);
   void RequestSavepoint(const JobSnapshot& instance, const std::string& origin, bool stop,
@@ -108,7 +116,12 @@ class AgentLoop {
   std::set<std::pair<std::string, std::string>> savepoint_rules_;
   // Job name -> completion of its newest savepoint known (Flink's history, or taken by us).
   std::map<std::string, std::int64_t> newest_savepoint_ms_;
-  std::set<std::string> seeded_savepoints_;  // jobs whose newest savepoint was read from history
+  std::set<std::string> seeded_savepoints_;
+  // Where jobs live when not on their configured cluster (failovers), as recorded in history.
+  std::map<std::string, Placement> placements_;
+  bool placements_loaded_ = false;
+  // Failovers under way: recovery id -> (job, the placement before it; nullopt = home).
+  std::map<std::string, std::pair<std::string, std::optional<Placement>>> failovers_;  // jobs whose newest savepoint was read from history
   // (job, cluster, kind) -> the point last written to the restore-point catalog.
   std::map<std::tuple<std::string, std::string, int>, RecordedPoint> recorded_points_;
   std::map<std::string, std::int64_t> last_sample_ms_;  // job id -> last sampled observation

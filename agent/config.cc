@@ -87,7 +87,9 @@ class SchemaLoader {
 
   Config Load(const YamlValue& root) {
     Config config;
-    MapReader m(r_, root, {"region", "agent", "ha", "tsdb", "clusters", "jobs", "rules", "alerts"});
+    MapReader m(r_, root,
+                {"region", "agent", "ha", "tsdb", "failover", "clusters", "jobs", "rules",
+                 "alerts"});
     if (!m.ok()) return config;
     if (auto v = m.Required("region")) {
       if (auto s = r_.String(*v)) {
@@ -107,6 +109,7 @@ class SchemaLoader {
     }
     if (auto v = m.Get("ha")) config.ha = ReadHa(*v);
     if (auto v = m.Get("tsdb")) config.tsdb = ReadTsdb(*v);
+    if (auto v = m.Get("failover")) ReadFailover(*v, &config.failover);
     if (auto v = m.Required("clusters")) ReadClusters(*v, &config.clusters);
     // Problems are sorted by position afterwards, so reading order only matters for what
     // later sections need: jobs check their signals against tsdb.
@@ -594,6 +597,32 @@ class SchemaLoader {
         } else {
           r_.Report(*v, "expected alert or stop; found " + QuotedScalar(v->node));
         }
+      }
+    }
+  }
+
+  void ReadFailover(const YamlValue& value, FailoverConfig* f) {
+    MapReader m(r_, value, {"down_after", "down_after_polls", "max_concurrent", "shared_schemes"});
+    Optional(m, "down_after", &f->down_after, DurationReader(std::chrono::seconds{1}));
+    Optional(m, "down_after_polls", &f->down_after_polls,
+             [this](const YamlValue& v) { return r_.Integer(v, 1, 1000); });
+    Optional(m, "max_concurrent", &f->max_concurrent,
+             [this](const YamlValue& v) { return r_.Integer(v, 1, 10000); });
+    if (auto v = m.Get("shared_schemes")) {
+      if (auto list = r_.StringList(*v, /*allow_empty_items=*/false)) {
+        std::vector<std::string> schemes;
+        for (const std::string& s : *list) {
+          const bool ok = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char ch) {
+            return std::islower(ch) || std::isdigit(ch) || ch == '+' || ch == '-' || ch == '.';
+          });
+          if (!ok) {
+            r_.Report(*v, "expected URI schemes in lower case such as s3 or hdfs; found '" +
+                              QuoteForMessage(s) + "'");
+            return;
+          }
+          schemes.push_back(s);
+        }
+        f->shared_schemes = std::move(schemes);
       }
     }
   }

@@ -236,6 +236,20 @@ struct AlertRoutingConfig {
   Duration repeat_interval = std::chrono::hours{4};   // default re-send of firing alerts
 };
 
+// `failover:` — moving the jobs of a cluster that stays down to their backup clusters.
+struct FailoverConfig {
+  // A cluster is down after this long without an answer AND `down_after_polls` failed polls in
+  // a row (one blip or one slow poll is not an outage).
+  Duration down_after = std::chrono::minutes{1};
+  int down_after_polls = 3;
+  int max_concurrent = 5;  // failovers at once, region-wide (blast radius)
+  // URI schemes every cluster can read. A restore point elsewhere (file: on a cluster's own
+  // disk) is not used to start a job on another cluster; add "file" when it is a shared mount.
+  std::vector<std::string> shared_schemes = {"s3",   "s3a",   "s3n",  "s3p",   "hdfs",
+                                             "viewfs", "gs",  "oss",  "abfs",  "abfss",
+                                             "wasb", "wasbs", "cos",  "obs"};
+};
+
 // A loaded, fully validated configuration.
 struct Config {
   std::string source;  // the file it came from, as given to the loader
@@ -243,6 +257,7 @@ struct Config {
   AgentConfig agent;
   std::optional<HaConfig> ha;
   std::optional<TsdbConfig> tsdb;
+  FailoverConfig failover;
   std::vector<ClusterConfig> clusters;  // at least one
   std::vector<JobConfig> jobs;
   std::vector<RuleConfig> rules;

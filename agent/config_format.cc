@@ -205,6 +205,13 @@ std::string FormatConfig(const Config& config) {
     }
     out << YAML::EndMap;
   }
+  out << YAML::Key << "failover" << YAML::Value << YAML::BeginMap;
+  Dur(out, "down_after", config.failover.down_after);
+  out << YAML::Key << "down_after_polls" << YAML::Value << config.failover.down_after_polls;
+  out << YAML::Key << "max_concurrent" << YAML::Value << config.failover.max_concurrent;
+  out << YAML::Key << "shared_schemes" << YAML::Value << YAML::Flow
+      << config.failover.shared_schemes;
+  out << YAML::EndMap;
   out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq;
   for (const auto& c : config.clusters) Cluster(out, c);
   out << YAML::EndSeq;

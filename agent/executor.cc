@@ -126,6 +126,8 @@ struct Executor::Run {
   bool submitted = false;
   std::int64_t submitted_ms = 0;
   int uploads = 0;
+  std::vector<std::string> presumed_down;  // failover: silent clusters the duplicate check allows
+  bool stop_only = false;                  // a stale copy: stop it and end there
   // --- in memory only ---
   std::int64_t next_at_ms = 0;
   int retries = 0;
@@ -200,6 +202,16 @@ std::string ProgressJson(const Executor::Run& r) {
   w.Int64(r.submitted_ms);
   w.Key("uploads");
   w.Int(r.uploads);
+  if (!r.presumed_down.empty()) {
+    w.Key("presumed_down");
+    w.StartArray();
+    for (const std::string& c : r.presumed_down) w.String(c.c_str());
+    w.EndArray();
+  }
+  if (r.stop_only) {
+    w.Key("stop_only");
+    w.Bool(true);
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -226,6 +238,13 @@ Result<void> LoadProgress(const std::string& text, const std::string& context, E
   auto submitted = j.Bool(*doc, "submitted", "$", true);
   auto submitted_ms = j.Int(*doc, "submitted_ms", "$", true);
   auto uploads = j.Int(*doc, "uploads", "$", true);
+  auto stop_only = j.Bool(*doc, "stop_only", "$");
+  std::vector<std::string> presumed_down;
+  if (const rapidjson::Value* down = j.Array(*doc, "presumed_down", "$")) {
+    for (const auto& c : down->GetArray()) {
+      if (c.IsString()) presumed_down.emplace_back(c.GetString(), c.GetStringLength());
+    }
+  }
   if (!j.ok()) return Fail(j.ToError());
   auto p = ParsePhase(*phase);
   auto s = ParseStrategy(*strategy);
@@ -251,6 +270,8 @@ Result<void> LoadProgress(const std::string& text, const std::string& context, E
   r.submitted = *submitted;
   r.submitted_ms = *submitted_ms;
   r.uploads = static_cast<int>(*uploads);
+  r.stop_only = stop_only.value_or(false);
+  r.presumed_down = std::move(presumed_down);
   return {};
 }
 
@@ -463,6 +484,8 @@ Result<std::string> Executor::Start(const RecoveryPlan& plan, const std::string&
   r.strategy = plan.strategy;
   r.restore_path = rec.restore_path;
   r.allow_non_restored_state = plan.allow_non_restored_state;
+  r.presumed_down = plan.presumed_down;
+  r.stop_only = plan.stop_only;
   if (plan.if_stop_fails) {
     r.has_fallback = true;
     r.fallback_strategy = plan.if_stop_fails->strategy;
@@ -955,6 +978,10 @@ void Executor::Stepper::HandleWaitTerminal(const Result<HttpResponse>& reply) {
   }
   if (details->state && IsGloballyTerminal(*details->state)) {
     r_.detail = r_.stop_job_id + " is " + details->state_text;
+    if (r_.stop_only) {
+      Succeed();
+      return;
+    }
     Enter(r_.strategy == Strategy::kCheckpoint ? Phase::kLastCheckpoint : Phase::kCheckDuplicates);
     return;
   }
@@ -1024,8 +1051,12 @@ void Executor::Stepper::HandleDuplicates() {
                         Error::Transient(ReplyText(client, "GET", "/jobs/overview", reply))));
     if (!jobs || !jobs->problems.empty()) {
       const bool known_clear =
-          !ex_.never_seen_.count(cluster) && ex_.unreachable_live_.count(cluster) &&
-          !ex_.unreachable_live_.at(cluster).count(r_.record.job) && cluster != r_.record.cluster;
+          (!ex_.never_seen_.count(cluster) && ex_.unreachable_live_.count(cluster) &&
+           !ex_.unreachable_live_.at(cluster).count(r_.record.job) &&
+           cluster != r_.record.cluster) ||
+          (cluster != r_.record.cluster &&
+           std::find(r_.presumed_down.begin(), r_.presumed_down.end(), cluster) !=
+               r_.presumed_down.end());
       if (known_clear) {
         tolerated.push_back(cluster);
       } else {

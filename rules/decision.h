@@ -131,6 +131,11 @@ struct RecoveryPlan {
   // The previous recovery did not stick and this plan escalates past its restore point: the
   // executor records that attempt as kDidNotStick and its point as failed_restore. "" = none.
   std::string escalates_attempt_id;
+  // A failover: clusters judged down whose silence the duplicate check before the submit
+  // tolerates (their last-seen instances are stale copies, cancelled when they come back).
+  std::vector<std::string> presumed_down;
+  // Stop the instance and end there (a stale copy): steps {kCancel, kWaitTerminal}, no submit.
+  bool stop_only = false;
 };
 
 // Why the planner declined; one counter per cause ("detected but not enforced").

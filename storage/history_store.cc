@@ -167,6 +167,16 @@ CREATE INDEX outbox_by_created ON outbox (created_ms);
 
 PRAGMA user_version = 1;
 )sql"},
+    {2, R"sql(
+CREATE TABLE placements (
+  job TEXT PRIMARY KEY,
+  cluster TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL
+);
+
+PRAGMA user_version = 2;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 && kMigrations[std::size(kMigrations) - 1].version ==
@@ -675,6 +685,8 @@ class SqliteHistoryStore::Statements {
   sqlite3_stmt* restore_points_beyond_keep = nullptr;
   sqlite3_stmt* delete_restore_point = nullptr;  // by id ?1
   sqlite3_stmt* forget_restore_point = nullptr;  // by job ?1 and path ?2
+  sqlite3_stmt* set_placement = nullptr;
+  sqlite3_stmt* placements_all = nullptr;
 
   Statements() = default;
   Statements(const Statements&) = delete;
@@ -828,6 +840,11 @@ class SqliteHistoryStore::Statements {
          "WHERE rank > ?1"},
         {&delete_restore_point, "DELETE FROM restore_points WHERE id = ?1"},
         {&forget_restore_point, "DELETE FROM restore_points WHERE job = ?1 AND path = ?2"},
+        {&set_placement,
+         "INSERT INTO placements (job, cluster, since_ms, reason) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (job) DO UPDATE SET cluster = excluded.cluster, "
+         "since_ms = excluded.since_ms, reason = excluded.reason"},
+        {&placements_all, "SELECT job, cluster, since_ms, reason FROM placements ORDER BY job"},
         // recoveries: unfinished ones (and, by the cascade, their steps) are never deleted.
         {&retention[1].age,
          "DELETE FROM recoveries WHERE rowid IN (SELECT rowid FROM recoveries WHERE "
@@ -998,6 +1015,28 @@ Result<void> SqliteHistoryStore::ForgetRestorePoint(std::string_view job, std::s
   Result<std::int64_t> changed = c.Run();
   if (!changed) return Fail(changed.error());
   return {};
+}
+
+Result<void> SqliteHistoryStore::SetPlacement(const Placement& p) {
+  Call c(stmts_->set_placement, path(), "record placement of " + Quoted(p.job));
+  c.Text(p.job).Text(p.cluster).Int(p.since_ms).Text(p.reason);
+  Result<std::int64_t> changed = c.Run();
+  if (!changed) return Fail(changed.error());
+  return {};
+}
+
+Result<std::vector<Placement>> SqliteHistoryStore::Placements() {
+  Call c(stmts_->placements_all, path(), "read placements");
+  return Collect<Placement>(c, [this](sqlite3_stmt* s) -> Result<Placement> {
+    RowReader r(s, path(), "placements", RowReader::ColumnText(s, 0));
+    Placement p;
+    p.job = r.Text(0);
+    p.cluster = r.Text(1);
+    p.since_ms = r.Int(2);
+    p.reason = r.Text(3);
+    if (r.error()) return Fail(*r.error());
+    return p;
+  });
 }
 
 Result<std::vector<KnownRestorePoint>> SqliteHistoryStore::RestorePoints(std::string_view job) {

@@ -189,6 +189,26 @@ struct OutboxEntry {
   std::optional<std::int64_t> delivered_ms;
 };
 
+// --- Placements ------------------------------------------------------------------------------
+
+// Where a catalog job lives now, when that differs from its configured cluster (a failover or
+// a move): every restart of the agent agrees where the job lives.
+struct Placement {
+  std::string job;
+  std::string cluster;
+  std::int64_t since_ms = 0;
+  std::string reason;  // why it lives there (the failover's or move's reason)
+};
+
+class PlacementStore {
+ public:
+  virtual ~PlacementStore() = default;
+  // Records that `p.job` lives on `p.cluster` from now on (replacing any earlier placement).
+  [[nodiscard]] virtual Result<void> SetPlacement(const Placement& p) = 0;
+  // Every recorded placement, by job name.
+  [[nodiscard]] virtual Result<std::vector<Placement>> Placements() = 0;
+};
+
 class Outbox {
  public:
   virtual ~Outbox() = default;
@@ -234,9 +254,10 @@ class SqliteDb;
 class SqliteHistoryStore final : public RestorePointCatalog,
                                  public RecoveryJournal,
                                  public EventLog,
-                                 public Outbox {
+                                 public Outbox,
+                                 public PlacementStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens `path` (":memory:" for a private in-memory store), creating and migrating the schema.
   static Result<std::unique_ptr<SqliteHistoryStore>> Open(const std::string& path);
@@ -255,6 +276,9 @@ class SqliteHistoryStore final : public RestorePointCatalog,
                                   std::int64_t seen_ms) override;
   Result<void> MarkRestoreFailed(std::string_view job, std::string_view path) override;
   Result<void> ForgetRestorePoint(std::string_view job, std::string_view path) override;
+  // PlacementStore
+  Result<void> SetPlacement(const Placement& p) override;
+  Result<std::vector<Placement>> Placements() override;
   Result<std::vector<KnownRestorePoint>> RestorePoints(std::string_view job) override;
   // RecoveryJournal
   Result<void> BeginRecovery(const RecoveryRecord& record) override;

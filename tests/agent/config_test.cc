@@ -814,6 +814,31 @@ TEST_CASE("jobs[].savepoints and recovery.on_duplicate: values, defaults and err
                  "expected alert or stop"));
 }
 
+TEST_CASE("failover settings: values, defaults and errors") {
+  const ConfigLoadResult good = LoadYaml(
+      std::string(kMinimal) +
+      "failover: {down_after: 2m, down_after_polls: 5, max_concurrent: 2, shared_schemes: [s3, "
+      "file]}\n");
+  REQUIRE(good.ok());
+  CHECK(good.config->failover.down_after == std::chrono::minutes{2});
+  CHECK(good.config->failover.down_after_polls == 5);
+  CHECK(good.config->failover.max_concurrent == 2);
+  CHECK(good.config->failover.shared_schemes == std::vector<std::string>{"s3", "file"});
+  CHECK(Contains(FormatConfig(*good.config), "down_after_polls: 5"));
+  const ConfigLoadResult defaults = LoadYaml(std::string(kMinimal));
+  REQUIRE(defaults.ok());
+  CHECK(defaults.config->failover.down_after == std::chrono::minutes{1});
+  CHECK(defaults.config->failover.down_after_polls == 3);
+  const ConfigLoadResult bad = LoadYaml(
+      std::string(kMinimal) +
+      "failover: {down_after: 0s, down_after_polls: 0, shared_schemes: ['S3://'], after: 1m}\n");
+  CHECK_FALSE(bad.ok());
+  CHECK(Contains(OnlyProblemAt(bad, "failover.down_after").message, "1s"));
+  CHECK(Contains(OnlyProblemAt(bad, "failover.down_after_polls").message, "from 1 to 1000"));
+  CHECK(Contains(OnlyProblemAt(bad, "failover.shared_schemes").message, "URI schemes"));
+  CHECK(Contains(OnlyProblemAt(bad, "failover.after").message, "unknown key"));
+}
+
 TEST_CASE("ha settings are checked") {
   const ConfigLoadResult r = LoadYaml(std::string(kMinimal) +
                                       "ha: {zookeeper: 'zk1:2181,zk2', root: flinkguard, "

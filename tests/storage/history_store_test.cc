@@ -550,16 +550,16 @@ TEST_CASE("a file with a newer schema version is refused and left unchanged") {
   {
     auto db = SqliteDb::Open(s.path, 2);
     REQUIRE(db.has_value());
-    REQUIRE((*db)->Exec("PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE);"));
+    REQUIRE((*db)->Exec("PRAGMA user_version = 99; PRAGMA wal_checkpoint(TRUNCATE);"));
   }
   const std::string before = ReadBytes(s.path);
   auto newer = SqliteHistoryStore::Open(s.path);
   REQUIRE_FALSE(newer.has_value());
   CHECK(newer.error().kind == ErrorKind::kInvalid);
-  CHECK(Contains(newer.error().message, "schema version 2 is newer"));
+  CHECK(Contains(newer.error().message, "schema version 99 is newer"));
   CHECK(ReadBytes(s.path) == before);
   RawDb raw(s.path);
-  CHECK(raw.Scalar("PRAGMA user_version") == "2");
+  CHECK(raw.Scalar("PRAGMA user_version") == "99");
   CHECK(raw.Count("recoveries") == 1);
 }
 
@@ -674,3 +674,52 @@ TEST_CASE("a read-only file fails writes with kPermanent (skipped as root)") {
   }
   fs::permissions(s.path, fs::perms::owner_all);
 }
+
+namespace flinkguard::history_test {
+namespace {
+
+TEST_CASE("placements: set, replace, read back after a reopen; ForgetRestorePoint") {
+  OnDisk s;
+  CHECK(Must(s->Placements()).empty());
+  Must(s->SetPlacement(Placement{"orders", "yarn-b", 1'000, "cluster yarn-a is down"}));
+  Must(s->SetPlacement(Placement{"clicks", "yarn-c", 2'000, kAwkward}));
+  Must(s->SetPlacement(Placement{"orders", "yarn-a", 3'000, "moved back by hand"}));
+  s.Close();
+  s.Open();
+  const std::vector<Placement> all = Must(s->Placements());
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].job == "clicks");
+  CHECK(all[0].reason == kAwkward);
+  CHECK(all[1].job == "orders");
+  CHECK(all[1].cluster == "yarn-a");
+  CHECK(all[1].since_ms == 3'000);
+
+  Must(s->UpsertRestorePoint(SamplePoint("orders", "s3://b/sp-1", 10), RestorePointOrigin::kTaken,
+                             10));
+  Must(s->UpsertRestorePoint(SamplePoint("orders", "s3://b/sp-2", 20), RestorePointOrigin::kTaken,
+                             20));
+  Must(s->ForgetRestorePoint("orders", "s3://b/sp-1"));
+  Must(s->ForgetRestorePoint("orders", "s3://b/not-there"));  // no row: still fine
+  const auto points = Must(s->RestorePoints("orders"));
+  REQUIRE(points.size() == 1);
+  CHECK(points[0].point.path == "s3://b/sp-2");
+}
+
+TEST_CASE("a version 1 file is migrated to version 2 and keeps its rows") {
+  OnDisk s;
+  Must(s->BeginRecovery(SampleRecovery("r-1", "orders", 1'000)));
+  s.Close();
+  {
+    RawDb raw(s.path);
+    raw.Exec("DROP TABLE placements; PRAGMA user_version = 1;");
+  }
+  s.Open();
+  CHECK(Must(s->Recoveries("", 0)).size() == 1);
+  Must(s->SetPlacement(Placement{"orders", "yarn-b", 1'000, "failover"}));
+  CHECK(Must(s->Placements()).size() == 1);
+  RawDb raw(s.path);
+  CHECK(raw.Scalar("PRAGMA user_version") == "2");
+}
+
+}  // namespace
+}  // namespace flinkguard::history_test
