@@ -10,6 +10,7 @@
 #include "agent/executor.h"
 #include "agent/explain.h"
 #include "agent/flink/flink_parse.h"
+#include "agent/ha/zk_coordinator.h"
 #include "agent/local_lock.h"
 #include "agent/savepoints.h"
 #include "agent/wiring.h"
@@ -56,9 +57,10 @@ std::string PlanText(const RecoveryPlan& p) {
 }
 
 // Ticks `executor` until it is idle or a stop was requested. Returns the ended recoveries.
-std::vector<EndedRecovery> RunToEnd(Executor& executor) {
+std::vector<EndedRecovery> RunToEnd(Executor& executor, Coordinator* coordinator = nullptr) {
   std::vector<EndedRecovery> ended;
   while (!executor.Idle() && !g_stop_requested.load()) {
+    if (coordinator != nullptr) coordinator->Poll(WallMs());
     executor.Tick(WallMs());
     for (EndedRecovery& e : executor.TakeEnded()) ended.push_back(std::move(e));
     InterruptibleSleep(std::chrono::milliseconds(100));
@@ -102,9 +104,36 @@ int Execute(const Config& config, SqliteHistoryStore& store, const Observation& 
             const RecoveryPlan& plan, const std::string& trigger, const std::string& jar,
             const std::string& command, const CliContext& ctx) {
   CurlTransport transport(TransportOptionsFor(config));
-  LocalJobFence fence(config.agent.state_dir);
+  LocalJobFence local_fence(config.agent.state_dir);
+  ActionFence* fence = &local_fence;
+  // With `ha:` the job's ZooKeeper lock fences every step, as the replicas' do (so the leader
+  // and this command never act on one job at once); this process does not compete to lead.
+  std::unique_ptr<ZooKeeperCoordinator> zk;
+  if (config.ha) {
+    ZooKeeperOptions zo;
+    zo.connect_string = config.ha->connect_string;
+    zo.root = config.ha->root;
+    zo.session_timeout_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.ha->session_timeout).count();
+    if (config.ha->digest_auth) zo.digest_auth = config.ha->digest_auth->Reveal();
+    zo.instance_id = config.agent.instance_id + "/" + command;
+    zo.compete = false;
+    zk = std::make_unique<ZooKeeperCoordinator>(std::move(zo));
+    for (int i = 0; i < 150 && !zk->Connected() && !g_stop_requested.load(); ++i) {
+      zk->Poll(WallMs());
+      InterruptibleSleep(std::chrono::milliseconds(100));
+    }
+    if (!zk->Connected()) {
+      ctx.err << "flinkguard: " << command << " not started: ZooKeeper "
+              << config.ha->connect_string
+              << " is not reachable, and with ha: configured no step is taken without the job's "
+                 "lock there\n";
+      return kExitFailure;
+    }
+    fence = &zk->Fence();
+  }
   Executor executor(transport, FlinkEndpointsFrom(config), JobSubmissionsFrom(config), store, store,
-                    store, fence);
+                    store, *fence);
   executor.UpdateView(o);
   auto id = executor.Start(plan, trigger, WallMs(), jar);
   if (!id) {
@@ -113,7 +142,7 @@ int Execute(const Config& config, SqliteHistoryStore& store, const Observation& 
   }
   ctx.out << command << " " << *id << " started\n";
   ctx.out.flush();
-  return Report(RunToEnd(executor), executor, store, ctx);
+  return Report(RunToEnd(executor, zk.get()), executor, store, ctx);
 }
 
 // The start every acting command shares: a valid config naming `job` in its catalog, signal

@@ -232,6 +232,10 @@ void ZooKeeperCoordinator::Poll(std::int64_t now_ms) {
   }
 }
 
+bool ZooKeeperCoordinator::Connected() const {
+  return zh_ != nullptr && state_ == SessionState::kConnected && set_up_ && !lose_pending_;
+}
+
 bool ZooKeeperCoordinator::Leading() const {
   return zh_ != nullptr && state_ == SessionState::kConnected && set_up_ && leader_ &&
          !lose_pending_;
@@ -353,6 +357,10 @@ bool ZooKeeperCoordinator::SetUp(std::int64_t now_ms) {
       return false;
     }
   }
+  if (!options_.compete) {
+    set_up_ = true;
+    return true;
+  }
   auto latch = CreateSequential(options_.root + "/leader", LatchPrefix(uuid_), identity_);
   if (!latch) {
     spdlog::warn("ZooKeeper: cannot join the election: {}", latch.error().message);
@@ -367,6 +375,7 @@ bool ZooKeeperCoordinator::SetUp(std::int64_t now_ms) {
 
 void ZooKeeperCoordinator::Evaluate(std::int64_t now_ms) {
   (void)now_ms;
+  if (!options_.compete) return;
   const std::string dir = options_.root + "/leader";
   std::string ahead;
   auto first = FirstInLine(dir, latch_, &ahead);
@@ -447,7 +456,7 @@ Result<std::optional<std::int64_t>> ZooKeeperCoordinator::CheckStep(const Recove
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   const std::string& job = record.job;
-  if (!Leading()) {
+  if (options_.compete ? !Leading() : !Connected()) {
     ++stats_.fencing_rejections;
     return Fail(Error::Transient(std::string("not taking ") + action + " of " + job +
                                  ": this replica does not lead (ZooKeeper session " +

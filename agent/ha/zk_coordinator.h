@@ -46,6 +46,9 @@ struct ZooKeeperOptions {
   std::int64_t session_timeout_ms = 10'000;
   std::string digest_auth;     // "user:password"; "" = no auth, open ACLs
   std::string instance_id;     // names this replica in node data and in action records
+  // false: do not compete for leadership, only take job locks and fence on them (a person's
+  // `flinkguard recover` next to running replicas).
+  bool compete = true;
 };
 
 class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
@@ -57,6 +60,8 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
 
   void Poll(std::int64_t now_ms) override;
   bool Leading() const override;
+  // A session is established and our paths exist (the fence can be taken).
+  bool Connected() const;
   ActionFence& Fence() override { return *this; }
   Result<int> Adopt(RecoveryJournal& journal, std::int64_t now_ms) override;
   CoordinatorStatus Status() const override;

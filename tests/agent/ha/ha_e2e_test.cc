@@ -4,6 +4,7 @@
 // `flinkguard run` process with its own state_dir and instance_id; every wait is bounded.
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <filesystem>
@@ -453,6 +454,37 @@ TEST_CASE("a short ZooKeeper outage within the session: suspended, then reconnec
   const auto m = Mutations(w.sim);
   CHECK(Submits(m) == 1);
   CHECK(CountFrom(m, "s1") == static_cast<int>(m.size()));
+}
+
+TEST_CASE("flinkguard recover with ha: takes the job's ZooKeeper lock, so it waits while kazoo "
+          "holds it, then acts") {
+  World w;
+  const std::string ready = w.dir.File("kazoo-ready");
+  const std::string release = w.dir.File("kazoo-release");
+  ChildProcess holder = testing::StartPython(
+      testing::SourceDir() + "/tests/agent/ha/zk_tool.py",
+      {w.zk.connect(), "hold", kRoot + "/locks/job-0", ready, release}, w.dir.File("hold.log"));
+  REQUIRE(WaitFor([&] { return std::filesystem::exists(ready); }, 20s));
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  ChildProcess cli = ChildProcess::Start(
+      {FLINKGUARD_BINARY, "recover", "--config", w.Config("cli"), "--job", "job-0"},
+      w.dir.File("cli.log"));
+  REQUIRE(WaitFor([&] { return cli.Log().find("waiting for the lock " + kRoot + "/locks/job-0") !=
+                               std::string::npos; },
+                  20s));
+  CHECK(Mutations(w.sim).empty());
+  { std::ofstream(release) << "go"; }
+  REQUIRE(WaitFor([&] { return !cli.Running(); }, 60s));
+  const int status = cli.Stop();
+  CAPTURE(cli.Log());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(w.sim.JobId("job-0") != old_id);
+  const auto m = Mutations(w.sim);
+  CHECK(Submits(m) == 1);
+  CHECK(CountFrom(m, "cli") == static_cast<int>(m.size()));
+  CHECK(LiveInstances(w.sim) == 1);
 }
 
 TEST_CASE("digest auth: the nodes flinkguard creates carry its ACL; other clients cannot write") {
