@@ -14,14 +14,16 @@ std::atomic<bool> g_stop_requested{false};
 std::atomic<bool> g_reload_requested{false};
 
 namespace {
-extern "C" void OnStopSignal(int /*sig*/) { g_stop_requested.store(true); }
-extern "C" void OnReloadSignal(int /*sig*/) { g_reload_requested.store(true); }
+// Plain C++ functions with internal linkage (an extern "C" name would be global and clash with
+// a program's own handler of the same name).
+void StopSignalHandler(int /*sig*/) { g_stop_requested.store(true); }
+void ReloadSignalHandler(int /*sig*/) { g_reload_requested.store(true); }
 }  // namespace
 
 void InstallSignalHandlers(bool reload) {
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
-  if (reload) std::signal(SIGHUP, OnReloadSignal);
+  std::signal(SIGINT, StopSignalHandler);
+  std::signal(SIGTERM, StopSignalHandler);
+  if (reload) std::signal(SIGHUP, ReloadSignalHandler);
 }
 
 std::int64_t WallMs() {
