@@ -105,7 +105,12 @@ struct Agent {
   ChildProcess agent;
   std::string base;  // http://127.0.0.1:<admin port>
 
-  Agent() {
+  // `unusable_state`: state_dir below a regular file, so the history cannot be opened.
+  explicit Agent(bool unusable_state = false) {
+    if (unusable_state) {
+      std::ofstream(dir.File("not-a-dir")) << "x";
+      state = dir.File("not-a-dir") + "/state";
+    }
     REQUIRE(sim.WaitReady(1));
     {
       std::ofstream jar(dir.File("job-0.jar"));
@@ -372,6 +377,29 @@ TEST_CASE("metrics, Prometheus, readiness and the token-guarded admin API of a r
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(a.agent.Log().find("runtime error:") == std::string::npos);
+}
+
+TEST_CASE("without a usable history the agent is alive, not ready, and the API does not act") {
+  Agent a(/*unusable_state=*/true);
+  a.Start();
+  CHECK(HttpCall("GET", a.base + "/healthz").status == 200);
+  testing::HttpReply ready;
+  CHECK(Eventually(
+      [&] {
+        ready = HttpCall("GET", a.base + "/readyz");
+        return ready.body.find("history") != std::string::npos;
+      },
+      20s));
+  CHECK(ready.status == 503);
+  CHECK(HttpCall("GET", a.base + "/api/v1/jobs").status == 200);  // it still observes
+  a.sim.Control("clear_requests");
+  const testing::HttpReply r = HttpCall("POST", a.base + "/api/v1/jobs/job-0/recover", "",
+                                        {"Authorization: Bearer the-admin-token"});
+  CHECK(r.status == 503);
+  CHECK(r.body.find("journal") != std::string::npos);
+  CHECK(a.Mutations().empty());
+  CHECK(HttpCall("GET", a.base + "/api/v1/history").status == 503);
+  CHECK(Sample(a.Metrics(), "flinkguard_leader") == 0);  // it does not act
 }
 
 }  // namespace
