@@ -194,6 +194,17 @@ Result<void> CheckZooKeeperPath(std::string_view path) {
     }
     start = end + 1;
   }
+  // flinkguard never writes under Flink's own HA tree (its default root) or ZooKeeper's.
+  for (std::string_view reserved : {"/flink", "/zookeeper"}) {
+    if (path == reserved || (path.size() > reserved.size() && path.substr(0, reserved.size()) ==
+                                                                  reserved &&
+                             path[reserved.size()] == '/')) {
+      return Fail(Error::Invalid("is under " + std::string(reserved) +
+                                 ", which belongs to " +
+                                 (reserved == "/flink" ? "Flink's HA services" : "ZooKeeper") +
+                                 "; give flinkguard its own subtree, e.g. /flinkguard/<region>"));
+    }
+  }
   return {};
 }
 

@@ -31,7 +31,7 @@ Result<HostPort> ParseHostPort(std::string_view text, bool allow_port_zero);
 Result<std::vector<HostPort>> ParseZooKeeperConnect(std::string_view text);
 
 // Checks a ZooKeeper path: starts with '/', is not "/" alone, has no empty, "." or ".."
-// segment and no trailing '/'.
+// segment and no trailing '/', and is not under /flink (Flink's HA root) or /zookeeper.
 Result<void> CheckZooKeeperPath(std::string_view path);
 
 // True for names of clusters, rules and alert receivers: one or more of [a-z0-9_-].

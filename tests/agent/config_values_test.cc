@@ -78,6 +78,13 @@ TEST_CASE("host:port and ZooKeeper connect strings") {
     CAPTURE(bad);
     CHECK_FALSE(CheckZooKeeperPath(bad).has_value());
   }
+  // Never under Flink's own HA root or ZooKeeper's.
+  CHECK(CheckZooKeeperPath("/flink/agent").error().message.find("Flink's HA") !=
+        std::string::npos);
+  CHECK_FALSE(CheckZooKeeperPath("/flink").has_value());
+  CHECK_FALSE(CheckZooKeeperPath("/zookeeper/x").has_value());
+  CHECK(CheckZooKeeperPath("/flinkguard").has_value());
+  CHECK(CheckZooKeeperPath("/flink-agent/eu").has_value());
 }
 
 TEST_CASE("name checks") {
