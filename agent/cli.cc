@@ -268,6 +268,26 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
   update_cmd->add_option("-j,--job", update.job, "The job's name (a catalog job)")->required();
   update_cmd->add_option("--jar", update.jar, "The new jar")->required();
 
+  ManualOptions deploy;
+  CLI::App* deploy_cmd = app.add_subcommand(
+      "deploy",
+      "Deploy a job: when it runs, stop it with a savepoint and submit (the new jar) from that "
+      "savepoint, keeping the old one running if the savepoint fails; when it does not run, "
+      "start it from its newest restore point (fresh only when its policy allows)");
+  deploy_cmd->add_option("-c,--config", deploy.config_path, "Configuration file (YAML)")
+      ->required();
+  deploy_cmd->add_option("-j,--job", deploy.job, "The job's name (a catalog job)")->required();
+  deploy_cmd->add_option("--jar", deploy.jar, "The new jar (default: the catalog's)");
+
+  ManualOptions move;
+  CLI::App* move_cmd = app.add_subcommand(
+      "move",
+      "Move a running job to another cluster: stop it with a savepoint, submit it there from "
+      "that savepoint, and record where it lives now (failback after a failover)");
+  move_cmd->add_option("-c,--config", move.config_path, "Configuration file (YAML)")->required();
+  move_cmd->add_option("-j,--job", move.job, "The job's name (a catalog job)")->required();
+  move_cmd->add_option("--to", move.to, "The cluster to move it to")->required();
+
   HistoryOptions history;
   CLI::App* history_cmd = app.add_subcommand(
       "history",
@@ -307,6 +327,8 @@ int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
     if (recover_cmd->parsed()) return RunRecover(recover, log_level, ctx);
     if (savepoint_cmd->parsed()) return RunSavepoint(savepoint, log_level, ctx);
     if (update_cmd->parsed()) return RunUpdate(update, log_level, ctx);
+    if (deploy_cmd->parsed()) return RunDeploy(deploy, log_level, ctx);
+    if (move_cmd->parsed()) return RunMove(move, log_level, ctx);
     return kExitUsage;
   } catch (const std::exception& e) {
     ctx.err << "flinkguard: " << e.what() << "\n";

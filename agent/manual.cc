@@ -264,43 +264,146 @@ int RunRecover(const ManualOptions& options, std::optional<LogLevel> log_level_f
   return Execute(*config, *store, o, *d.plan, "manual", "", "recovery", ctx);
 }
 
+namespace {
+
+// Stop `live` with a savepoint and submit on `cluster` from the location that savepoint
+// returns (the jar: `jar`, or the catalog's when empty). A failed savepoint ends it there and
+// the old instance keeps running (no fallback). Shared by update, deploy and move.
+int StopAndResubmit(const Config& config, SqliteHistoryStore& store, const Observation& o,
+                    const JobSnapshot& live, const std::string& cluster, const std::string& jar,
+                    const std::string& command, const std::string& what, const CliContext& ctx) {
+  RecoveryPlan plan;
+  plan.job = live.name;
+  plan.cluster = cluster;
+  plan.stop_job_id = live.job_id;
+  plan.strategy = Strategy::kSavepoint;
+  plan.restore_from_stop_savepoint = true;
+  plan.steps = {StepKind::kStopWithSavepoint, StepKind::kWaitTerminal, StepKind::kSubmit,
+                StepKind::kVerify};
+  plan.severity = Severity::kInfo;
+  plan.rules = {command};
+  plan.allow_non_restored_state = config.FindJob(live.name)->recovery.allow_non_restored_state;
+  plan.reason = what + ": stop-with-savepoint of " + live.job_id + " on " + live.cluster +
+                ", then submit on " + cluster + " from that savepoint; if the savepoint fails, " +
+                "the old job keeps running";
+  ctx.out << PlanText(plan);
+  return Execute(config, store, o, plan, command, jar, command, ctx);
+}
+
+bool CheckJar(const std::string& jar, const std::string& command, const CliContext& ctx) {
+  std::error_code ec;
+  if (jar.empty() || std::filesystem::is_regular_file(jar, ec)) return true;
+  ctx.err << "flinkguard " << command << ": --jar " << jar << " is not a readable file\n";
+  return false;
+}
+
+bool Running(const JobSnapshot* s) {
+  return s != nullptr && s->status.known() && *s->status.value == JobStatus::kRunning;
+}
+
+}  // namespace
+
 int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
               const CliContext& ctx) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(options.jar, ec)) {
-    ctx.err << "flinkguard update: --jar " << options.jar << " is not a readable file\n";
-    return kExitFailure;
-  }
+  if (!CheckJar(options.jar, "update", ctx)) return kExitFailure;
   std::optional<Config> config;
   std::unique_ptr<SqliteHistoryStore> store;
   if (!PrepareToAct(options, log_level_flag, "update", ctx, config, store)) return kExitFailure;
   ObserveStack observe(*config, SnapshotOptions());
   const Observation o = observe.ObserveTwice().back();
   const JobSnapshot* live = LiveInstance(o, options.job);
-  if (live == nullptr || !live->status.known() || *live->status.value != JobStatus::kRunning) {
+  if (!Running(live)) {
     ctx.err << "flinkguard update: " << options.job
-            << " has no RUNNING instance to take a savepoint of; use `flinkguard recover` to "
-               "start it\n";
+            << " has no RUNNING instance to take a savepoint of; use `flinkguard deploy` or "
+               "`flinkguard recover` to start it\n";
     return kExitFailure;
   }
-  // Stop with a savepoint and submit the new jar from the location that savepoint returns. A
-  // failed savepoint stops the update and leaves the old job running (no fallback).
-  RecoveryPlan plan;
-  plan.job = options.job;
-  plan.cluster = live->cluster;
-  plan.stop_job_id = live->job_id;
-  plan.strategy = Strategy::kSavepoint;
-  plan.restore_from_stop_savepoint = true;
-  plan.steps = {StepKind::kStopWithSavepoint, StepKind::kWaitTerminal, StepKind::kSubmit,
-                StepKind::kVerify};
-  plan.severity = Severity::kInfo;
-  plan.rules = {"update"};
-  plan.allow_non_restored_state = config->FindJob(options.job)->recovery.allow_non_restored_state;
-  plan.reason = "update to " + options.jar + ": stop-with-savepoint of " + live->job_id +
-                ", then submit the new jar from that savepoint; if the savepoint fails, the old "
-                "job keeps running";
-  ctx.out << PlanText(plan);
-  return Execute(*config, *store, o, plan, "update", options.jar, "update", ctx);
+  return StopAndResubmit(*config, *store, o, *live, live->cluster, options.jar, "update",
+                         "update to " + options.jar, ctx);
+}
+
+int RunDeploy(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+              const CliContext& ctx) {
+  if (!CheckJar(options.jar, "deploy", ctx)) return kExitFailure;
+  std::optional<Config> config;
+  std::unique_ptr<SqliteHistoryStore> store;
+  if (!PrepareToAct(options, log_level_flag, "deploy", ctx, config, store)) return kExitFailure;
+  ObserveStack observe(*config, SnapshotOptions());
+  const Observation o = observe.ObserveTwice().back();
+  const std::string jar_text = options.jar.empty() ? "the catalog's jar" : options.jar;
+  int live_count = 0;
+  for (const JobSnapshot& s : o.jobs) {
+    if (s.name == options.job && s.status.known() && !IsGloballyTerminal(*s.status.value)) {
+      ++live_count;
+    }
+  }
+  if (live_count > 1) {
+    ctx.err << "flinkguard deploy: " << options.job << " has " << live_count
+            << " live instances; not deploying until only one is left\n";
+    return kExitFailure;
+  }
+  const JobSnapshot* live = LiveInstance(o, options.job);
+  if (Running(live)) {
+    return StopAndResubmit(*config, *store, o, *live, live->cluster, options.jar, "deploy",
+                           "deploy of " + jar_text, ctx);
+  }
+  if (live != nullptr) {
+    ctx.err << "flinkguard deploy: " << options.job << " is " << JobStatusName(*live->status.value)
+            << " (" << live->job_id << " on " << live->cluster
+            << "), neither RUNNING nor stopped; not deploying over it\n";
+    return kExitFailure;
+  }
+  // Nothing runs: start from the newest restore point (or fresh when the policy allows it).
+  Decided d = PlanFor(*config, o, *store, options.job, "auto", false);
+  if (!d.plan) {
+    ctx.err << "flinkguard deploy: not starting " << options.job << " ("
+            << (d.refusal ? RefusalCauseName(d.refusal->cause) : "no plan")
+            << "): " << (d.refusal ? d.refusal->reason : "") << "\n";
+    return kExitFailure;
+  }
+  d.plan->reason = "deploy of " + jar_text + " (no instance running): " + d.plan->reason;
+  ctx.out << PlanText(*d.plan);
+  return Execute(*config, *store, o, *d.plan, "deploy", options.jar, "deploy", ctx);
+}
+
+int RunMove(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+            const CliContext& ctx) {
+  std::optional<Config> config;
+  std::unique_ptr<SqliteHistoryStore> store;
+  if (!PrepareToAct(options, log_level_flag, "move", ctx, config, store)) return kExitFailure;
+  if (config->FindCluster(options.to) == nullptr) {
+    ctx.err << "flinkguard move: --to " << options.to << " is not a configured cluster\n";
+    return kExitFailure;
+  }
+  ObserveStack observe(*config, SnapshotOptions());
+  const Observation o = observe.ObserveTwice().back();
+  const JobSnapshot* live = LiveInstance(o, options.job);
+  if (!Running(live)) {
+    ctx.err << "flinkguard move: " << options.job << " has no RUNNING instance to move\n";
+    return kExitFailure;
+  }
+  if (live->cluster == options.to) {
+    ctx.err << "flinkguard move: " << options.job << " already runs on " << options.to << "\n";
+    return kExitFailure;
+  }
+  for (const ClusterSnapshot& c : o.clusters) {
+    if (c.name == options.to && !c.reachable) {
+      ctx.err << "flinkguard move: " << options.to << " does not answer (" << c.error << ")\n";
+      return kExitFailure;
+    }
+  }
+  const int code = StopAndResubmit(*config, *store, o, *live, options.to, "", "move",
+                                   "move to " + options.to, ctx);
+  if (code == kExitOk) {
+    Placement p{options.job, options.to, WallMs(), "moved by hand from " + live->cluster};
+    if (auto ok = store->SetPlacement(p); !ok) {
+      ctx.err << "flinkguard move: moved, but the new placement was not recorded: "
+              << ok.error().message << "\n";
+      return kExitFailure;
+    }
+    ctx.out << options.job << " now lives on " << options.to << "\n";
+  }
+  return code;
 }
 
 int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level_flag,

@@ -4,6 +4,8 @@
 //   flinkguard recover   --config F --job NAME [--from auto|checkpoint|savepoint|fresh] [--dry-run]
 //   flinkguard savepoint --config F --job NAME
 //   flinkguard update    --config F --job NAME --jar NEW.jar
+//   flinkguard deploy    --config F --job NAME [--jar NEW.jar]
+//   flinkguard move      --config F --job NAME --to CLUSTER
 // Each observes the clusters once, decides with the same planner as the daemon (cooldown,
 // give-up, single flight, duplicates and the restore-point ladder all apply), journals what it
 // does in the state_dir's history, and waits for the outcome, printing each step.
@@ -25,7 +27,8 @@ struct ManualOptions {
   std::string job;
   std::string from = "auto";  // recover: auto, checkpoint, savepoint, fresh
   bool dry_run = false;       // recover: print the plan, do nothing
-  std::string jar;            // update: the new jar
+  std::string jar;            // update, deploy: the new jar ("" = the catalog's, deploy only)
+  std::string to;             // move: the cluster to move to
 };
 
 // What the planner says about recovering `job` by hand now (from observation `o`, with the
@@ -46,5 +49,12 @@ int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level
                  const CliContext& ctx);
 int RunUpdate(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
               const CliContext& ctx);
+// Deploy: like update when an instance runs; otherwise start from the newest restore point (or
+// fresh when allowed). Refused while several instances are live.
+int RunDeploy(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+              const CliContext& ctx);
+// Move: stop with a savepoint, submit on the other cluster from it, record the new placement.
+int RunMove(const ManualOptions& options, std::optional<LogLevel> log_level_flag,
+            const CliContext& ctx);
 
 }  // namespace flinkguard

@@ -358,7 +358,9 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
       cooldown = Backoff(policy.cooldown_ms, before, in.settings.max_cooldown_ms);
     }
     const std::int64_t from = last->ended_ms.value_or(last->started_ms);
-    if (now < from + cooldown) {
+    // No cooldown means none, even when the observation this plan rests on is older than the
+    // previous recovery's end.
+    if (cooldown > 0 && now < from + cooldown) {
       return Refuse(c, RefusalCause::kCooldown,
                     "cooldown: " + Human(from + cooldown - now) + " left of " + Human(cooldown) +
                         " after recovery " + last->id);

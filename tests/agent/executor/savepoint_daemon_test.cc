@@ -108,13 +108,14 @@ struct Agent {
 
 TEST_CASE("periodic savepoints: taken once the job has run an interval, then not again early") {
   Agent a;
-  a.Start("    savepoints: {interval: 1m}\n",
+  // flinksim's clock runs 20x: 3 s here are a minute of the job's uptime.
+  a.Start("    savepoints: {interval: 10m}\n",
           "  - {name: job-failed, when: \"status == FAILED\", action: recover}\n");
   const std::string id = a.sim.JobId("job-0");
-  // Let the agent see the job young (no savepoint is due), then age the job by two minutes.
+  // Let the agent see the job young (no savepoint is due), then age the job by 20 minutes.
   std::this_thread::sleep_for(3s);
   CHECK(CountWith(Mutations(a.sim), "/savepoints") == 0);
-  a.sim.Control("advance_time", R"({"by":"2min"})");
+  a.sim.Control("advance_time", R"({"by":"20min"})");
   REQUIRE(WaitFor([&] { return Contains(a.Log(), "savepoint completed (periodic)"); }));
   CHECK(CountWith(Mutations(a.sim), "POST /jobs/" + id + "/savepoints") == 1);
   // The next one is an interval away: several more cycles take none.
