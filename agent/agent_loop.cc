@@ -376,14 +376,13 @@ void AgentLoop::PruneSavepointsOf(const std::string& job, std::int64_t now_ms) {
 void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleReport& report,
                             std::vector<Refusal>& refusals) {
   if (store_ == nullptr) return;
-  if (!placements_loaded_) {
-    if (auto all = store_->Placements(); all) {
-      for (Placement& p : *all) placements_[p.job] = std::move(p);
-      placements_loaded_ = true;
-    } else {
-      report.problems.push_back("cannot read job placements: " + all.error().message);
-      return;
-    }
+  // Read every cycle: `flinkguard move` and other replicas change placements too.
+  if (auto all = store_->Placements(); all) {
+    placements_.clear();
+    for (Placement& p : *all) placements_[p.job] = std::move(p);
+  } else {
+    report.problems.push_back("cannot read job placements: " + all.error().message);
+    return;
   }
   const std::vector<std::string> in_progress =
       executor_ != nullptr ? executor_->InProgress() : std::vector<std::string>{};

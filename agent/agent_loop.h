@@ -119,7 +119,6 @@ class AgentLoop {
   std::set<std::string> seeded_savepoints_;
   // Where jobs live when not on their configured cluster (failovers), as recorded in history.
   std::map<std::string, Placement> placements_;
-  bool placements_loaded_ = false;
   // Failovers under way: recovery id -> (job, the placement before it; nullopt = home).
   std::map<std::string, std::pair<std::string, std::optional<Placement>>> failovers_;  // jobs whose newest savepoint was read from history
   // (job, cluster, kind) -> the point last written to the restore-point catalog.
