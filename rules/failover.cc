@@ -70,9 +70,11 @@ FailoverOutput PlanFailovers(const FailoverInput& in) {
     const bool busy = in.busy.count(job.name) != 0;
 
     // A copy running where the job no longer lives while the job runs where it lives: stale.
+    // Only for jobs with a recorded placement (a failover or a move happened): without one, two
+    // live copies are plain duplicates, handled by the duplicate policy, never guessed at here.
     const bool runs_where_it_lives = std::any_of(
         live.begin(), live.end(), [&](const JobSnapshot* s) { return s->cluster == lives; });
-    if (runs_where_it_lives && !busy) {
+    if (placed != in.placement.end() && runs_where_it_lives && !busy) {
       for (const JobSnapshot* s : live) {
         if (s->cluster == lives) continue;
         StaleCancel sc;

@@ -177,6 +177,10 @@ TEST_CASE("stale copies: an instance running where the job no longer lives is ca
   in.snapshots.push_back(Instance("ads", "yarn-b", "new", JobStatus::kRunning, kT0));
   in.busy = {"ads"};
   CHECK(PlanFailovers(in).stale.empty());
+  // Not without a recorded placement: two copies are then plain duplicates.
+  in.busy.clear();
+  in.placement.clear();
+  CHECK(PlanFailovers(in).stale.empty());
 }
 
 TEST_CASE("OnSharedStorage reads the URI scheme") {
