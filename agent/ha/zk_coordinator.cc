@@ -332,6 +332,7 @@ Result<bool> ZooKeeperCoordinator::FirstInLine(const std::string& dir, const std
     if (rc == ZNONODE) continue;  // gone meanwhile: look again
     if (rc != ZOK) return Fail(ZkError(rc, "watch " + pred));
     if (ahead != nullptr) *ahead = std::prev(me)->name;
+    if (dir != options_.root + "/leader") return false;  // a lock: its holder does not lead
     if (me - order.begin() == 1 && len > 0) {
       // The leader (or holder) names itself in its data.
       leader_identity_ = std::string(buf, static_cast<std::size_t>(len));
