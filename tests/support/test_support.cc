@@ -222,4 +222,15 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+ProgramRun RunToExit(const std::vector<std::string>& argv, const std::string& log_path,
+                     std::chrono::milliseconds limit) {
+  ChildProcess p = ChildProcess::Start(argv, log_path);
+  (void)WaitFor([&] { return !p.Running(); }, limit);
+  ProgramRun out;
+  const int status = p.Stop();
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  out.output = p.Log();
+  return out;
+}
+
 }  // namespace flinkguard::testing

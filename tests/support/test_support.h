@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace flinkguard::testing {
@@ -91,5 +92,30 @@ std::string FlinkRestDir();
 
 // Reads a whole file; throws std::runtime_error naming the path when it cannot.
 std::string ReadFile(const std::string& path);
+
+inline bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Polls `done` every `every` for at most `limit`; its last answer.
+template <typename F>
+bool WaitFor(F done, std::chrono::milliseconds limit = 30000ms,
+             std::chrono::milliseconds every = 50ms) {
+  for (auto until = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < until;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return done();
+}
+
+// A program run to its end: exit code (-1 when killed or not exited) and combined output.
+struct ProgramRun {
+  int code = -1;
+  std::string output;
+};
+// Runs `argv` with its output in `log_path`, waits at most `limit` (then stops it by PID).
+ProgramRun RunToExit(const std::vector<std::string>& argv, const std::string& log_path,
+                     std::chrono::milliseconds limit = 120000ms);
 
 }  // namespace flinkguard::testing

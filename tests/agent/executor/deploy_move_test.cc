@@ -18,28 +18,16 @@ namespace {
 using testing::ChildProcess;
 using testing::FlinksimProcess;
 using namespace std::chrono_literals;
+using testing::Contains;
 
-struct Cli {
-  int code = -1;
-  std::string output;
-};
-
-Cli Run(const testing::TempDir& dir, const std::vector<std::string>& args) {
+// Runs the flinkguard binary with `args` to its end (at most 120 s).
+testing::ProgramRun Run(const testing::TempDir& dir, const std::vector<std::string>& args) {
   static int n = 0;
   std::vector<std::string> argv = {FLINKGUARD_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess p = ChildProcess::Start(argv, dir.File("cli-" + std::to_string(++n) + ".log"));
-  for (int i = 0; i < 2400 && p.Running(); ++i) std::this_thread::sleep_for(50ms);
-  Cli out;
-  const int status = p.Stop();
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  out.output = p.Log();
-  return out;
+  return testing::RunToExit(argv, dir.File("cli-" + std::to_string(++n) + ".log"));
 }
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // Live (not terminal) instances of job-0 on `sim`, as ids.
 std::vector<std::string> Live(const FlinksimProcess& sim) {
@@ -87,11 +75,11 @@ struct Setup {
 TEST_CASE("move: stop with a savepoint, run on the other cluster from it, record the placement") {
   Setup s;
   const std::string old_id = s.a.JobId("job-0");
-  Cli bad = Run(s.dir, {"move", "--config", s.config, "--job", "job-0", "--to", "cluster-z"});
+  testing::ProgramRun bad = Run(s.dir, {"move", "--config", s.config, "--job", "job-0", "--to", "cluster-z"});
   CHECK(bad.code == 1);
   CHECK(Contains(bad.output, "not a configured cluster"));
 
-  Cli mv = Run(s.dir, {"move", "--config", s.config, "--job", "job-0", "--to", "cluster-b"});
+  testing::ProgramRun mv = Run(s.dir, {"move", "--config", s.config, "--job", "job-0", "--to", "cluster-b"});
   INFO(mv.output);
   REQUIRE(mv.code == 0);
   CHECK(Contains(mv.output, "job-0 now lives on cluster-b"));
@@ -121,14 +109,14 @@ TEST_CASE("deploy while running: savepoint, stop, new jar from the savepoint; a 
   const std::string old_id = s.a.JobId("job-0");
   // Savepoints fail: the deploy stops there, the old job keeps running.
   s.a.Control("checkpoints", R"({"job":"job-0","mode":"fail","message":"disk full"})");
-  Cli failed = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0", "--jar",
+  testing::ProgramRun failed = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0", "--jar",
                            s.dir.File("job-0-v2.jar")});
   INFO(failed.output);
   CHECK(failed.code == 1);
   CHECK(Live(s.a) == std::vector<std::string>{old_id});
   s.a.Control("checkpoints", R"({"job":"job-0","mode":"ok"})");
 
-  Cli ok = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0", "--jar",
+  testing::ProgramRun ok = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0", "--jar",
                        s.dir.File("job-0-v2.jar")});
   INFO(ok.output);
   REQUIRE(ok.code == 0);
@@ -150,7 +138,7 @@ TEST_CASE("deploy when nothing runs starts from the newest restore point; refuse
   s.a.Control("cancel_job", R"({"job":"job-0"})");
   for (int i = 0; i < 200 && !Live(s.a).empty(); ++i) std::this_thread::sleep_for(50ms);
   REQUIRE(Live(s.a).empty());
-  Cli started = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0"});
+  testing::ProgramRun started = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0"});
   INFO(started.output);
   REQUIRE(started.code == 0);
   REQUIRE(Live(s.a).size() == 1);
@@ -160,7 +148,7 @@ TEST_CASE("deploy when nothing runs starts from the newest restore point; refuse
   CHECK(Contains(job["restored_from"]["path"].GetString(), old_id));
 
   s.b.Control("start_job", R"({"name":"job-0"})");
-  Cli dup = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0"});
+  testing::ProgramRun dup = Run(s.dir, {"deploy", "--config", s.config, "--job", "job-0"});
   INFO(dup.output);
   CHECK(dup.code == 1);
   CHECK(Contains(dup.output, "2 live instances"));

@@ -24,30 +24,12 @@ namespace {
 using testing::ChildProcess;
 using testing::FlinksimProcess;
 using namespace std::chrono_literals;
+using testing::Contains;
+using testing::WaitFor;
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+std::vector<std::string> Mutations(const FlinksimProcess& sim) { return sim.Mutations(); }
 
-template <typename F>
-bool WaitFor(F done, std::chrono::milliseconds limit = 30s) {
-  for (auto until = std::chrono::steady_clock::now() + limit;
-       std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
 
-std::vector<std::string> Mutations(const FlinksimProcess& sim) {
-  std::vector<std::string> out;
-  rapidjson::Document doc = testing::ParseJson(testing::HttpCall("GET", sim.rest() + "/_sim/requests").body);
-  if (!doc.IsObject() || !doc.HasMember("requests")) return out;
-  for (const auto& r : doc["requests"].GetArray()) {
-    out.push_back(std::string(r["method"].GetString()) + " " + r["path"].GetString());
-  }
-  return out;
-}
 
 // Status of the instance `id` in flinksim's own view ("" when unknown).
 std::string StatusOf(const FlinksimProcess& sim, const std::string& id) {

@@ -21,40 +21,19 @@ namespace {
 using testing::ChildProcess;
 using testing::FlinksimProcess;
 using namespace std::chrono_literals;
+using testing::Contains;
 
-struct Cli {
-  int code = -1;
-  std::string output;
-};
-
-// Runs the flinkguard binary with `args`, waits (at most 120 s) and returns its exit code and
-// combined output.
-Cli RunFlinkguard(const testing::TempDir& dir, const std::vector<std::string>& args) {
+// Runs the flinkguard binary with `args` to its end (at most 120 s).
+testing::ProgramRun RunFlinkguard(const testing::TempDir& dir,
+                                  const std::vector<std::string>& args) {
   static int n = 0;
   std::vector<std::string> argv = {FLINKGUARD_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess p = ChildProcess::Start(argv, dir.File("cli-" + std::to_string(++n) + ".log"));
-  for (int i = 0; i < 2400 && p.Running(); ++i) std::this_thread::sleep_for(50ms);
-  Cli out;
-  const int status = p.Stop();
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  out.output = p.Log();
-  return out;
+  return testing::RunToExit(argv, dir.File("cli-" + std::to_string(++n) + ".log"));
 }
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+std::vector<std::string> Mutations(const FlinksimProcess& sim) { return sim.Mutations(); }
 
-std::vector<std::string> Mutations(const FlinksimProcess& sim) {
-  std::vector<std::string> out;
-  rapidjson::Document doc =
-      testing::ParseJson(testing::HttpCall("GET", sim.rest() + "/_sim/requests").body);
-  for (const auto& r : doc["requests"].GetArray()) {
-    out.push_back(std::string(r["method"].GetString()) + " " + r["path"].GetString());
-  }
-  return out;
-}
 
 int LiveInstances(const FlinksimProcess& sim) {
   rapidjson::Document doc = sim.SimJobs();
@@ -101,7 +80,7 @@ struct Setup {
 TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, one live instance") {
   Setup s;
   const std::string old_id = s.sim.JobId("job-0");
-  Cli sp = RunFlinkguard(s.dir, {"savepoint", "--config", s.config, "--job", "job-0"});
+  testing::ProgramRun sp = RunFlinkguard(s.dir, {"savepoint", "--config", s.config, "--job", "job-0"});
   INFO(sp.output);
   REQUIRE(sp.code == 0);
   rapidjson::Document doc;
@@ -111,7 +90,7 @@ TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, o
 
   // --dry-run: the plan, and no mutating request.
   s.sim.Control("clear_requests");
-  Cli dry = RunFlinkguard(s.dir, {"recover", "--config", s.config, "--job", "job-0", "--from",
+  testing::ProgramRun dry = RunFlinkguard(s.dir, {"recover", "--config", s.config, "--job", "job-0", "--from",
                                   "savepoint", "--dry-run"});
   INFO(dry.output);
   CHECK(dry.code == 0);
@@ -119,7 +98,7 @@ TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, o
   CHECK(Contains(dry.output, "dry run: nothing was done"));
   CHECK(Mutations(s.sim).empty());
 
-  Cli rec = RunFlinkguard(
+  testing::ProgramRun rec = RunFlinkguard(
       s.dir, {"recover", "--config", s.config, "--job", "job-0", "--from", "savepoint"});
   INFO(rec.output);
   REQUIRE(rec.code == 0);
@@ -143,7 +122,7 @@ TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, o
   CHECK(recs->front().trigger == "manual");
   CHECK(recs->front().restore_path == savepoint);
   // `flinkguard history` tells the story: the savepoint, the recovery, its steps, the outcome.
-  Cli hist = RunFlinkguard(s.dir, {"history", "--config", s.config, "--job", "job-0"});
+  testing::ProgramRun hist = RunFlinkguard(s.dir, {"history", "--config", s.config, "--job", "job-0"});
   INFO(hist.output);
   CHECK(hist.code == 0);
   CHECK(Contains(hist.output, savepoint));
@@ -152,11 +131,11 @@ TEST_CASE("savepoint, then recover --from savepoint: cancel, resubmit from it, o
   CHECK(Contains(hist.output, "submit"));
   CHECK(Contains(hist.output, "verify"));
   CHECK(Contains(hist.output, "succeeded"));
-  Cli hist_json =
+  testing::ProgramRun hist_json =
       RunFlinkguard(s.dir, {"history", "--config", s.config, "--job", "job-0", "--json"});
   CHECK(hist_json.code == 0);
   CHECK(Contains(hist_json.output, "\"type\": \"recovery\""));
-  Cli bad_since = RunFlinkguard(s.dir, {"history", "--config", s.config, "--since", "yesterday"});
+  testing::ProgramRun bad_since = RunFlinkguard(s.dir, {"history", "--config", s.config, "--since", "yesterday"});
   CHECK(bad_since.code == 2);
 
   auto sps = (*store)->Savepoints("job-0", 0);
@@ -172,7 +151,7 @@ TEST_CASE(
   Setup s;
   SUBCASE("the savepoint succeeds") {
     const std::string old_id = s.sim.JobId("job-0");
-    Cli up = RunFlinkguard(s.dir, {"update", "--config", s.config, "--job", "job-0", "--jar",
+    testing::ProgramRun up = RunFlinkguard(s.dir, {"update", "--config", s.config, "--job", "job-0", "--jar",
                                    s.dir.File("job-0-v2.jar")});
     INFO(up.output);
     REQUIRE(up.code == 0);
@@ -195,7 +174,7 @@ TEST_CASE(
     const std::string old_id = s.sim.JobId("job-0");
     s.sim.Control("checkpoints",
                   R"({"job":"job-0","mode":"fail","message":"disk quota","tolerable":100000})");
-    Cli up = RunFlinkguard(s.dir, {"update", "--config", s.config, "--job", "job-0", "--jar",
+    testing::ProgramRun up = RunFlinkguard(s.dir, {"update", "--config", s.config, "--job", "job-0", "--jar",
                                    s.dir.File("job-0-v2.jar")});
     INFO(up.output);
     CHECK(up.code == 1);
@@ -208,10 +187,10 @@ TEST_CASE(
 
 TEST_CASE("recover refuses a job that is not in the catalog, and bad arguments are usage errors") {
   Setup s;
-  Cli unknown = RunFlinkguard(s.dir, {"recover", "--config", s.config, "--job", "nope"});
+  testing::ProgramRun unknown = RunFlinkguard(s.dir, {"recover", "--config", s.config, "--job", "nope"});
   CHECK(unknown.code == 1);
   CHECK(Contains(unknown.output, "not in the catalog"));
-  Cli bad = RunFlinkguard(
+  testing::ProgramRun bad = RunFlinkguard(
       s.dir, {"recover", "--config", s.config, "--job", "job-0", "--from", "yesterday"});
   CHECK(bad.code == 2);
   CHECK(Mutations(s.sim).empty());

@@ -23,22 +23,11 @@ namespace {
 using testing::ChildProcess;
 using testing::FlinksimProcess;
 using namespace std::chrono_literals;
+using testing::Contains;
+using testing::WaitFor;
 
-bool Contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+std::vector<std::string> Mutations(const FlinksimProcess& sim) { return sim.Mutations(); }
 
-// Mutating requests flinksim received, as "METHOD path".
-std::vector<std::string> Mutations(const FlinksimProcess& sim) {
-  std::vector<std::string> out;
-  rapidjson::Document doc =
-      testing::ParseJson(testing::HttpCall("GET", sim.rest() + "/_sim/requests").body);
-  if (!doc.IsObject() || !doc.HasMember("requests")) return out;
-  for (const auto& r : doc["requests"].GetArray()) {
-    out.push_back(std::string(r["method"].GetString()) + " " + r["path"].GetString());
-  }
-  return out;
-}
 
 int CountWith(const std::vector<std::string>& v, const std::string& part) {
   int n = 0;
@@ -46,16 +35,6 @@ int CountWith(const std::vector<std::string>& v, const std::string& part) {
   return n;
 }
 
-// Polls `done` every 100 ms for at most `limit`.
-template <typename F>
-bool WaitFor(F done, std::chrono::milliseconds limit = 30s) {
-  for (auto until = std::chrono::steady_clock::now() + limit;
-       std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
 
 struct Agent {
   testing::TempDir dir{"fg-spd"};

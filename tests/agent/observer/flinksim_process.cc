@@ -148,4 +148,14 @@ bool FlinksimProcess::WaitRestAnswers() const {
   return PollUntil([&] { return Get("/config").status == 200; }, 10s);
 }
 
+std::vector<std::string> FlinksimProcess::Mutations() const {
+  std::vector<std::string> out;
+  rapidjson::Document doc = ParseJson(HttpCall("GET", rest_ + "/_sim/requests").body);
+  if (!doc.IsObject() || !doc.HasMember("requests") || !doc["requests"].IsArray()) return out;
+  for (const auto& r : doc["requests"].GetArray()) {
+    out.push_back(std::string(r["method"].GetString()) + " " + r["path"].GetString());
+  }
+  return out;
+}
+
 }  // namespace flinkguard::testing

@@ -57,6 +57,9 @@ class FlinksimProcess {
   // GET `path` on the REST port (a short timeout).
   HttpReply Get(const std::string& path) const;
 
+  // The mutating REST requests flinksim logged (GET /_sim/requests), as "METHOD path".
+  std::vector<std::string> Mutations() const;
+
   // Polls /_sim/jobs (every 50 ms, at most 15 s) until `jobs` jobs are RUNNING with every task
   // RUNNING and each has completed at least one checkpoint.
   bool WaitReady(int jobs) const;
