@@ -13,6 +13,7 @@
 #include "agent/ha/coordinator.h"
 #include "agent/ha/zk_coordinator.h"
 #include "agent/local_lock.h"
+#include "agent/sd_notify.h"
 #include "agent/version.h"
 #include "agent/wiring.h"
 
@@ -87,6 +88,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   std::optional<Config> config = LoadValidConfig(options.config_path, log_level_flag, ctx);
   if (!config) return kExitFailure;
   InstallSignalHandlers(/*reload=*/true);
+  ServiceNotifier notifier;  // systemd Type=notify; does nothing outside systemd
 
   const std::string state_dir = config->agent.state_dir;
   std::error_code ec;
@@ -193,10 +195,21 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   int cycles = 0;
   while (!g_stop_requested.load()) {
     if (g_reload_requested.exchange(false)) {
+      notifier.Reloading();
+      // READY=1 ends the reload, but never comes before the first cycle's.
+      auto reload_done = [&](const std::string& status) {
+        if (cycles > 0) {
+          notifier.Ready(status);
+        } else {
+          notifier.Status(status);
+        }
+      };
       std::optional<Config> fresh = LoadValidConfig(options.config_path, log_level_flag, ctx);
       if (!fresh) {
         spdlog::error("reload refused: {} is not valid; keeping the running configuration",
                       options.config_path);
+        reload_done("reload refused: " + options.config_path +
+                    " is not valid; keeping the running configuration");
       } else {
         spdlog::info("reloaded {}: {}", options.config_path, SummarizeConfig(*fresh));
         stack.reset();
@@ -207,6 +220,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
         start_delivery();
         if (stack->executor) (void)stack->executor->Resume(WallMs());
         if (stack->savepoints) (void)stack->savepoints->Resume(WallMs());
+        reload_done("reloaded " + options.config_path);
       }
     }
     coordinator->Poll(WallMs());
@@ -233,6 +247,22 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
                            .count());
       if (delivery) admin.NotificationCounts(delivery->Counts().attempts);
       ++cycles;
+      // systemd: ready once config, storage and the first cycle are done; then the status.
+      ServiceState state;
+      state.history = store != nullptr;
+      state.leading = acting;
+      state.dry_run = config->agent.dry_run;
+      state.jobs_seen = report.observation.jobs.size();
+      state.clusters = report.observation.clusters.size();
+      for (const ClusterSnapshot& c : report.observation.clusters) {
+        if (!c.reachable) ++state.clusters_unreachable;
+      }
+      if (stack->executor) state.recoveries_in_progress = stack->executor->InProgress().size();
+      if (cycles == 1) {
+        notifier.Ready(ServiceStatusLine(state));
+      } else {
+        notifier.Status(ServiceStatusLine(state));
+      }
       next_cycle += interval;
       if (next_cycle < std::chrono::steady_clock::now()) {
         next_cycle = std::chrono::steady_clock::now() + interval;
@@ -282,6 +312,8 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
         (!stack->savepoints || stack->savepoints->Idle())) {
       break;
     }
+    // systemd's watchdog: a pass only completes when the cycle and the actions returned.
+    if (cycles > 0) notifier.Watchdog(std::chrono::steady_clock::now());
     auto wake = next_cycle;
     for (std::optional<std::int64_t> due :
          {stack->executor ? stack->executor->NextDue() : std::nullopt,
@@ -296,6 +328,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     InterruptibleSleep(std::clamp(sleep, std::chrono::milliseconds(20),
                                   std::chrono::milliseconds(config->ha ? 200 : 1000)));
   }
+  notifier.Stopping();
   spdlog::info("flinkguard stopping{}",
                stack->executor && !stack->executor->Idle()
                    ? "; unfinished recoveries stay journaled and resume at the next start"

@@ -1,12 +1,47 @@
-# Debian package via CPack. Contents grow with the project (units, config, rules, dashboards).
+# Debian package via CPack (`cmake --build <dir> --target package`, or `cpack -G DEB` in the build
+# dir): the binary, the systemd units, the system user and state directory, the default config
+# (a conffile) and, under /usr/share/flinkguard, the default rule table, the Grafana dashboard,
+# the Prometheus rules for the agent and example configs.
+#
+# Paths follow Debian 12: units in /lib/systemd/system (as debhelper puts them), sysusers.d and
+# tmpfiles.d in /usr/lib, the config in /etc/flinkguard. The units run /usr/bin/flinkguard, so
+# the package prefix is /usr.
+set(FLINKGUARD_PKG_DIR ${PROJECT_SOURCE_DIR}/packaging)
+
 install(TARGETS flinkguard RUNTIME DESTINATION bin)
-install(FILES packaging/flinkguard.yaml DESTINATION share/flinkguard/examples)
+install(FILES ${FLINKGUARD_PKG_DIR}/systemd/flinkguard.service
+              ${FLINKGUARD_PKG_DIR}/systemd/flinkguard@.service
+        DESTINATION /lib/systemd/system)
+install(FILES ${FLINKGUARD_PKG_DIR}/sysusers.d/flinkguard.conf DESTINATION lib/sysusers.d)
+install(FILES ${FLINKGUARD_PKG_DIR}/tmpfiles.d/flinkguard.conf DESTINATION lib/tmpfiles.d)
+install(FILES ${FLINKGUARD_PKG_DIR}/etc/flinkguard.yaml DESTINATION /etc/flinkguard)
+install(FILES ${FLINKGUARD_PKG_DIR}/rules/default-rules.yaml
+              ${FLINKGUARD_PKG_DIR}/rules/default-rules.test.yaml
+        DESTINATION share/flinkguard/rules)
+install(FILES ${FLINKGUARD_PKG_DIR}/grafana/flinkguard.json DESTINATION share/flinkguard/grafana)
+install(FILES ${FLINKGUARD_PKG_DIR}/prometheus/flinkguard-rules.yaml
+        DESTINATION share/flinkguard/prometheus)
+install(FILES ${FLINKGUARD_PKG_DIR}/flinkguard.yaml
+              ${FLINKGUARD_PKG_DIR}/demo/flinkguard-demo.yaml
+        DESTINATION share/flinkguard/examples)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/flinkguard)
 
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "flinkguard")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_CONTACT "flinkguard maintainers <flinkguard@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_SECTION "admin")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The maintainer scripts create the user with systemd-sysusers, or useradd without systemd.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+# conffiles marks /etc/flinkguard/flinkguard.yaml: an upgrade never overwrites local edits.
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+  ${FLINKGUARD_PKG_DIR}/deb/conffiles ${FLINKGUARD_PKG_DIR}/deb/postinst
+  ${FLINKGUARD_PKG_DIR}/deb/prerm ${FLINKGUARD_PKG_DIR}/deb/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)
