@@ -10,7 +10,9 @@ build_pkgs=(
   libsqlite3-dev libspdlog-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev libexpected-dev
   libsystemd-dev
 )
-test_pkgs=(python3 curl prometheus prometheus-alertmanager zookeeper python3-kazoo wrk)
+# systemd: systemd-analyze (unit checks) and systemd-sysusers/-tmpfiles (the .deb's postinst);
+# dpkg-dev: dpkg-shlibdeps, which computes the .deb's dependencies.
+test_pkgs=(python3 curl prometheus prometheus-alertmanager zookeeper python3-kazoo wrk systemd dpkg-dev)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi
