@@ -226,6 +226,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     coordinator->Poll(WallMs());
     follow_leadership();
     admin.metrics().SetLeader(acting);  // leads and has its journal
+    admin.metrics().SetCoordination(coordinator->Status());
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_cycle) {
       std::string late;

@@ -140,6 +140,40 @@ AgentMetrics::AgentMetrics(std::string_view version, std::string_view revision)
                  .Help("1 while this agent is the one acting (leader; a single instance always is)")
                  .Register(r)
                  .Add({});
+  ha_session_ = &BuildGauge()
+                     .Name("flinkguard_ha_session")
+                     .Help("1 for the coordination session's current state (local, connecting, "
+                           "connected, suspended, lost)")
+                     .Register(r);
+  for (SessionState st : {SessionState::kLocal, SessionState::kConnecting, SessionState::kConnected,
+                          SessionState::kSuspended, SessionState::kLost}) {
+    ha_session_->Add({{"state", SessionStateName(st)}}).Set(st == SessionState::kLocal ? 1 : 0);
+  }
+  ha_fencing_rejections_ = &BuildCounter()
+                                .Name("flinkguard_ha_fencing_rejections_total")
+                                .Help("Destructive steps not taken because the fence said no")
+                                .Register(r)
+                                .Add({});
+  ha_lock_waits_ = &BuildCounter()
+                        .Name("flinkguard_ha_lock_waits_total")
+                        .Help("Job locks acquired only after waiting for another holder")
+                        .Register(r)
+                        .Add({});
+  ha_last_lock_wait_ = &BuildGauge()
+                            .Name("flinkguard_ha_last_lock_wait_seconds")
+                            .Help("How long the last job lock took to acquire")
+                            .Register(r)
+                            .Add({});
+  ha_sessions_lost_ = &BuildCounter()
+                           .Name("flinkguard_ha_sessions_lost_total")
+                           .Help("ZooKeeper sessions lost (expired, or given up as expired)")
+                           .Register(r)
+                           .Add({});
+  ha_ignored_nodes_ = &BuildCounter()
+                           .Name("flinkguard_ha_ignored_nodes_total")
+                           .Help("Foreign or garbage znodes seen under flinkguard's paths")
+                           .Register(r)
+                           .Add({});
   journal_depth_ = &BuildGauge()
                         .Name("flinkguard_journal_unfinished_recoveries")
                         .Help("Recoveries journaled and not ended")
@@ -346,6 +380,29 @@ void AgentMetrics::RecoveryStarted(std::string_view trigger, int count) {
 }
 
 void AgentMetrics::SetLeader(bool leader) { leader_->Set(leader ? 1 : 0); }
+
+void AgentMetrics::SetCoordination(const CoordinatorStatus& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (SessionState st : {SessionState::kLocal, SessionState::kConnecting, SessionState::kConnected,
+                          SessionState::kSuspended, SessionState::kLost}) {
+    ha_session_->Add({{"state", SessionStateName(st)}}).Set(st == status.session ? 1 : 0);
+  }
+  // The coordinator's counts only grow; a new coordinator (a reload) starts again from 0.
+  const auto grow = [](prometheus::Counter* c, std::int64_t now, std::int64_t before) {
+    if (now > before) c->Increment(static_cast<double>(now - before));
+  };
+  const bool restarted = status.fencing_rejections < ha_last_.fencing_rejections ||
+                         status.lock_waits < ha_last_.lock_waits ||
+                         status.sessions_lost < ha_last_.sessions_lost ||
+                         status.ignored_nodes < ha_last_.ignored_nodes;
+  if (restarted) ha_last_ = CoordinatorStatus{};
+  grow(ha_fencing_rejections_, status.fencing_rejections, ha_last_.fencing_rejections);
+  grow(ha_lock_waits_, status.lock_waits, ha_last_.lock_waits);
+  grow(ha_sessions_lost_, status.sessions_lost, ha_last_.sessions_lost);
+  grow(ha_ignored_nodes_, status.ignored_nodes, ha_last_.ignored_nodes);
+  ha_last_lock_wait_->Set(static_cast<double>(status.last_lock_wait_ms) / 1000.0);
+  ha_last_ = status;
+}
 
 void AgentMetrics::SetJournalDepth(std::int64_t unfinished) {
   journal_depth_->Set(static_cast<double>(unfinished));

@@ -38,6 +38,8 @@ template <typename T>
 class Family;
 }  // namespace prometheus
 
+#include "agent/ha/coordinator.h"
+
 namespace flinkguard {
 
 class AgentMetrics {
@@ -65,6 +67,9 @@ class AgentMetrics {
 
   // 1 while this agent is the one acting (the leader; a single instance always is), else 0.
   void SetLeader(bool leader);
+  // The coordination session (ZooKeeper, or "local" for a single instance): the session state
+  // one-hot, and the coordinator's cumulative counts turned into counters.
+  void SetCoordination(const CoordinatorStatus& status);
   // Recoveries journaled and not ended.
   void SetJournalDepth(std::int64_t unfinished);
   // Notifications waiting in the outbox and the age of the oldest (0 when none).
@@ -106,6 +111,13 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>* tsdb_errors_ = nullptr;
   prometheus::Family<prometheus::Counter>* notifications_ = nullptr;
   prometheus::Gauge* leader_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* ha_session_ = nullptr;
+  prometheus::Counter* ha_fencing_rejections_ = nullptr;
+  prometheus::Counter* ha_lock_waits_ = nullptr;
+  prometheus::Gauge* ha_last_lock_wait_ = nullptr;
+  prometheus::Counter* ha_sessions_lost_ = nullptr;
+  prometheus::Counter* ha_ignored_nodes_ = nullptr;
+  CoordinatorStatus ha_last_;  // the counts already exported
   prometheus::Gauge* journal_depth_ = nullptr;
   prometheus::Gauge* outbox_depth_ = nullptr;
   prometheus::Gauge* outbox_oldest_ = nullptr;

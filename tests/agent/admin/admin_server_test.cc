@@ -124,6 +124,33 @@ TEST_CASE("metrics: per-job gauges follow the observed jobs; a job that disappea
   CHECK(Has(text, "flinkguard_outbox_oldest_age_seconds 12.5"));
 }
 
+TEST_CASE("metrics: the coordination session one-hot and its counts as counters") {
+  AgentMetrics m("1.2.3", "abc1234");
+  std::string text = m.Serialize();
+  CHECK(Has(text, "flinkguard_ha_session{state=\"local\"} 1"));
+  CoordinatorStatus st;
+  st.session = SessionState::kConnected;
+  st.fencing_rejections = 2;
+  st.lock_waits = 1;
+  st.last_lock_wait_ms = 1500;
+  st.sessions_lost = 1;
+  m.SetCoordination(st);
+  st.session = SessionState::kSuspended;
+  st.fencing_rejections = 5;
+  m.SetCoordination(st);
+  text = m.Serialize();
+  CHECK(Has(text, "flinkguard_ha_session{state=\"suspended\"} 1"));
+  CHECK(Has(text, "flinkguard_ha_session{state=\"connected\"} 0"));
+  CHECK(Has(text, "flinkguard_ha_session{state=\"local\"} 0"));
+  CHECK(Has(text, "flinkguard_ha_fencing_rejections_total 5"));
+  CHECK(Has(text, "flinkguard_ha_lock_waits_total 1"));
+  CHECK(Has(text, "flinkguard_ha_last_lock_wait_seconds 1.5"));
+  CHECK(Has(text, "flinkguard_ha_sessions_lost_total 1"));
+  // A new coordinator (a reload) counts from 0 again: its counts add, never subtract.
+  m.SetCoordination(CoordinatorStatus{SessionState::kConnected, false, "", 1, 0, 0, 0, 0});
+  CHECK(Has(m.Serialize(), "flinkguard_ha_fencing_rejections_total 6"));
+}
+
 TEST_CASE("ConstantTimeEquals compares whole strings") {
   CHECK(ConstantTimeEquals("secret", "secret"));
   CHECK_FALSE(ConstantTimeEquals("secreT", "secret"));
