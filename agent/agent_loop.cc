@@ -384,6 +384,24 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
     report.problems.push_back("cannot read job placements: " + all.error().message);
     return;
   }
+  if (coordinator_ != nullptr) {
+    auto shared = coordinator_->SharedPlacements();
+    if (!shared) {
+      // Without the shared record this replica may not know where a job lives: no failover.
+      report.problems.push_back("cannot read the shared job placements: " +
+                                shared.error().message);
+      return;
+    }
+    for (const Placement& p : shared->value_or(std::vector<Placement>{})) {
+      auto it = placements_.find(p.job);
+      if (it != placements_.end() && it->second.since_ms >= p.since_ms) continue;
+      if (auto ok = store_->SetPlacement(p); !ok) {
+        report.problems.push_back("shared placement of " + p.job + " not recorded: " +
+                                  ok.error().message);
+      }
+      placements_[p.job] = p;
+    }
+  }
   const std::vector<std::string> in_progress =
       executor_ != nullptr ? executor_->InProgress() : std::vector<std::string>{};
   // Failovers that ended: a failed one gives the job back its previous placement, so the next
@@ -407,7 +425,7 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
       }
       back.since_ms = now_ms;
       back.reason = "failover " + it->first + " failed; back to " + back.cluster;
-      if (auto ok = store_->SetPlacement(back); ok) {
+      if (auto ok = RecordPlacement(back); ok) {
         placements_[job] = back;
         spdlog::warn("{}: {}", job, back.reason);
       }
@@ -456,6 +474,15 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
   FailoverOutput out = PlanFailovers(in);
   refusals = std::move(out.refusals);
 
+  // A standby (or an agent without its journal) decides nothing further: the leader acts.
+  if (executor_ == nullptr) {
+    if (!out.moves.empty() || !out.stale.empty()) {
+      spdlog::debug("failover decisions left to the leader: {} moves, {} stale copies",
+                    out.moves.size(), out.stale.size());
+    }
+    refusals.clear();
+    return;
+  }
   for (const FailoverMove& m : out.moves) {
     spdlog::warn("{}: {}", m.plan.job, m.plan.reason);
     std::optional<Placement> previous;
@@ -464,7 +491,7 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
     // starts the job a second time on its old cluster's behalf.
     Placement p{m.plan.job, m.plan.cluster, now_ms, m.plan.reason};
     if (!m.plan.dry_run && executor_ != nullptr) {
-      if (auto ok = store_->SetPlacement(p); !ok) {
+      if (auto ok = RecordPlacement(p); !ok) {
         report.problems.push_back(m.plan.job + ": failover not started, placement not recorded: " +
                                   ok.error().message);
         continue;
@@ -473,8 +500,10 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
     auto id = StartPlan(m.plan, "failover", now_ms, report);
     if (!id || m.plan.dry_run) {
       if (!m.plan.dry_run && executor_ != nullptr) {
-        (void)store_->SetPlacement(previous.value_or(
-            Placement{m.plan.job, m.from, now_ms, "failover not started"}));
+        Placement back =
+            previous.value_or(Placement{m.plan.job, m.from, now_ms, "failover not started"});
+        back.since_ms = now_ms;
+        (void)RecordPlacement(back);
       }
       continue;
     }
@@ -495,6 +524,14 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
       c.home_cluster = jc->cluster;
     }
   }
+}
+
+Result<void> AgentLoop::RecordPlacement(const Placement& p) {
+  // Shared first: a replica that cannot share (not leading, session lost) records nothing.
+  if (coordinator_ != nullptr) {
+    if (auto ok = coordinator_->PublishPlacement(p); !ok) return ok;
+  }
+  return store_->SetPlacement(p);
 }
 
 std::optional<std::string> AgentLoop::StartPlan(const RecoveryPlan& plan,

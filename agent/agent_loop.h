@@ -19,6 +19,7 @@
 
 #include "agent/config.h"
 #include "agent/executor.h"
+#include "agent/ha/coordinator.h"
 #include "agent/observer.h"
 #include "agent/savepoints.h"
 #include "alerts/alert_planner.h"
@@ -55,6 +56,10 @@ class AgentLoop {
   // Savepoints (periodic per job policy, rule action `savepoint`, `on_duplicate: stop`) go
   // through `driver`; without one (no journal) none are taken. Must outlive the loop.
   void SetSavepointDriver(SavepointDriver* driver) { savepoints_ = driver; }
+
+  // With `ha:`, placements (where jobs live after failovers and moves) are shared through the
+  // coordinator so every replica agrees; null or a local coordinator = the history only.
+  void SetCoordinator(Coordinator* coordinator) { coordinator_ = coordinator; }
   // This replica stands by (HA: another one leads): plans are not carried out, and `why` says so
   // (at debug level: it is the normal state of a standby).
   void SetStandby(std::string why) { standby_ = std::move(why); }
@@ -111,6 +116,10 @@ class AgentLoop {
   Planner planner_;
   std::vector<CatalogJob> catalog_;
   SavepointDriver* savepoints_ = nullptr;
+  Coordinator* coordinator_ = nullptr;
+  // Records a placement in the history and, with a coordinator, shares it; an Error when either
+  // write failed (the caller then does not act on it).
+  [[nodiscard]] Result<void> RecordPlacement(const Placement& p);
   AlertPlanner* alerts_ = nullptr;  // see SetAlerts
   // (rule, job) pairs whose firing already asked for a savepoint (one per firing episode).
   std::set<std::pair<std::string, std::string>> savepoint_rules_;

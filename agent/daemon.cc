@@ -134,6 +134,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   coordinator->Poll(WallMs());
   bool acting = false;
   auto stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+  stack->loop->SetCoordinator(coordinator.get());
   // Starts (or stops) acting when the coordinator says so: the executor exists only while this
   // replica leads; on taking over, the shared record of unfinished recoveries is imported first.
   auto follow_leadership = [&] {
@@ -142,6 +143,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     acting = lead;
     stack.reset();
     stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+    stack->loop->SetCoordinator(coordinator.get());
     if (!acting) {
       spdlog::warn("not leading: observing only; unfinished recoveries stay journaled");
       return;
@@ -215,6 +217,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
         stack.reset();
         config = std::move(fresh);
         stack = std::make_unique<Stack>(*config, store.get(), fence, acting);
+        stack->loop->SetCoordinator(coordinator.get());
         admin.Reconfigure(*config);
         alerts.SetPolicy(AlertPolicyFrom(*config));
         start_delivery();

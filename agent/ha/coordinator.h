@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/executor.h"
 #include "agent/local_lock.h"
@@ -62,6 +64,18 @@ class Coordinator {
     return 0;
   }
   [[nodiscard]] virtual CoordinatorStatus Status() const = 0;
+
+  // Where jobs live after failovers and moves, shared by the replicas (so a new leader agrees
+  // with the old one). A single instance shares nothing: its history is the only record.
+  // Publish: only while leading, fenced on the leadership node; an Error = not recorded.
+  [[nodiscard]] virtual Result<void> PublishPlacement(const Placement& p) {
+    (void)p;
+    return {};
+  }
+  // Every shared placement (nullopt = nothing is shared here).
+  [[nodiscard]] virtual Result<std::optional<std::vector<Placement>>> SharedPlacements() {
+    return std::optional<std::vector<Placement>>{};
+  }
 };
 
 // A single instance: leads while it holds the state_dir lock (null = it could not take it, and

@@ -641,6 +641,85 @@ Result<int> ZooKeeperCoordinator::Adopt(RecoveryJournal& journal, std::int64_t n
   return imported;
 }
 
+Result<void> ZooKeeperCoordinator::PublishPlacement(const Placement& p) {
+  if (!Leading()) {
+    return Fail(Error::Transient("placement of " + p.job + " not shared: this replica does not "
+                                 "lead (ZooKeeper session " + std::string(SessionStateName(state_)) +
+                                 ")"));
+  }
+  const std::string dir = options_.root + "/placements";
+  if (auto ok = EnsurePath(dir); !ok) return ok;
+  const std::string path = dir + "/" + EncodeJobNode(p.job);
+  const std::string latch = options_.root + "/leader/" + latch_;
+  const std::string data = PlacementJson(p);
+  int rc = ZOK;
+  zoo_op_result_t results[2] = {};
+  // Fenced on our election node: a replica that lost its session cannot write a placement.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    zoo_op_t ops[2];
+    zoo_check_op_init(&ops[0], latch.c_str(), -1);
+    if (attempt == 0) {
+      zoo_set_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()), -1,
+                      nullptr);
+    } else {
+      zoo_create_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()), acl_,
+                         0, nullptr, 0);
+    }
+    rc = zoo_multi(zh_, 2, ops, results);
+    if (rc == ZNONODE && results[0].err == ZOK) continue;  // no node yet: create it
+    break;
+  }
+  if (rc != ZOK) {
+    if (results[0].err == ZNONODE) {
+      ++stats_.fencing_rejections;
+      return Fail(Error::Permanent("placement of " + p.job + " not shared: our election node " +
+                                   latch + " is gone (session lost?)"));
+    }
+    return Fail(ZkError(rc, "share placement of " + p.job));
+  }
+  return {};
+}
+
+Result<std::optional<std::vector<Placement>>> ZooKeeperCoordinator::SharedPlacements() {
+  if (!Connected()) return Fail(Error::Transient("ZooKeeper is not connected"));
+  const std::string dir = options_.root + "/placements";
+  Stat st{};
+  const int exists = zoo_exists(zh_, dir.c_str(), 0, &st);
+  if (exists == ZNONODE) return std::optional<std::vector<Placement>>{std::vector<Placement>{}};
+  if (exists != ZOK) return Fail(ZkError(exists, "exists " + dir));
+  auto children = Children(dir);
+  if (!children) return Fail(children.error());
+  std::vector<Placement> out;
+  for (const std::string& c : *children) {
+    const std::string path = dir + "/" + c;
+    std::string buf(4096, '\0');
+    int len = static_cast<int>(buf.size());
+    const int rc = zoo_get(zh_, path.c_str(), 0, buf.data(), &len, nullptr);
+    if (rc == ZNONODE) continue;
+    if (rc != ZOK) return Fail(ZkError(rc, "read " + path));
+    buf.resize(static_cast<std::size_t>(std::max(len, 0)));
+    auto p = ParsePlacement(buf);
+    const auto job = DecodeJobNode(c);
+    std::string why;
+    if (!job) {
+      why = "the name is not an encoded job name";
+    } else if (!p) {
+      why = p.error().message;
+    } else if (p->job != *job) {
+      why = "it names job \"" + p->job + "\"";
+    }
+    if (!why.empty()) {
+      if (warned_.insert(path).second) {
+        ++stats_.ignored_nodes;
+        spdlog::warn("ZooKeeper: ignoring {}: not a flinkguard placement ({})", path, why);
+      }
+      continue;
+    }
+    out.push_back(std::move(*p));
+  }
+  return std::optional<std::vector<Placement>>{std::move(out)};
+}
+
 CoordinatorStatus ZooKeeperCoordinator::Status() const {
   CoordinatorStatus s = stats_;
   s.session = state_;

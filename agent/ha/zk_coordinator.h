@@ -65,6 +65,8 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   ActionFence& Fence() override { return *this; }
   Result<int> Adopt(RecoveryJournal& journal, std::int64_t now_ms) override;
   CoordinatorStatus Status() const override;
+  Result<void> PublishPlacement(const Placement& p) override;
+  Result<std::optional<std::vector<Placement>>> SharedPlacements() override;
 
   // Flags set by ZooKeeper's thread (public for the C callbacks only).
   struct Signals {

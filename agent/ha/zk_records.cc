@@ -255,4 +255,47 @@ Result<ActionRecord> ParseActionRecord(std::string_view json) {
   return a;
 }
 
+std::string PlacementJson(const Placement& p) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("format");
+  w.Int(1);
+  Str(w, "job", p.job);
+  Str(w, "cluster", p.cluster);
+  w.Key("since_ms");
+  w.Int64(p.since_ms);
+  Str(w, "reason", p.reason);
+  w.EndObject();
+  return buf.GetString();
+}
+
+Result<Placement> ParsePlacement(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return Fail(Error::Permanent("not a JSON object"));
+  if (!doc.HasMember("format") || !doc["format"].IsInt() || doc["format"].GetInt() != 1) {
+    return Fail(Error::Permanent("\"format\" is not 1"));
+  }
+  Placement p;
+  for (const auto& [key, out] : {std::pair<const char*, std::string*>{"job", &p.job},
+                                 {"cluster", &p.cluster},
+                                 {"reason", &p.reason}}) {
+    auto it = doc.FindMember(key);
+    if (it == doc.MemberEnd() || !it->value.IsString()) {
+      return Fail(Error::Permanent(std::string("\"") + key + "\" is missing or not a string"));
+    }
+    *out = std::string(it->value.GetString(), it->value.GetStringLength());
+  }
+  auto since = doc.FindMember("since_ms");
+  if (since == doc.MemberEnd() || !since->value.IsInt64()) {
+    return Fail(Error::Permanent("\"since_ms\" is missing or not an integer"));
+  }
+  p.since_ms = since->value.GetInt64();
+  if (p.job.empty() || p.cluster.empty()) {
+    return Fail(Error::Permanent("\"job\" and \"cluster\" must not be empty"));
+  }
+  return p;
+}
+
 }  // namespace flinkguard

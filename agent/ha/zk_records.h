@@ -59,4 +59,9 @@ std::string ActionRecordJson(const ActionRecord& record);
 // A clear error naming what is wrong (not JSON, missing or mistyped fields).
 Result<ActionRecord> ParseActionRecord(std::string_view json);
 
+// Where a job lives (after a failover or a move), as shared under <root>/placements/<job>.
+std::string PlacementJson(const Placement& p);
+// A clear error naming what is wrong (not JSON, missing or mistyped fields).
+Result<Placement> ParsePlacement(std::string_view json);
+
 }  // namespace flinkguard

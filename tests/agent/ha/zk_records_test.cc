@@ -85,5 +85,25 @@ TEST_CASE("the shared recovery record round-trips; bad ones get a clear error") 
   CHECK(ParseActionRecord(bad_strategy).error().message.find("strategy") != std::string::npos);
 }
 
+TEST_CASE("the shared placement round-trips; bad ones get a clear error") {
+  const Placement p{"job \"0\"", "cluster-c", 1'700'000'000'123, "cluster cluster-a is down"};
+  auto back = ParsePlacement(PlacementJson(p));
+  REQUIRE(back.has_value());
+  CHECK(back->job == p.job);
+  CHECK(back->cluster == "cluster-c");
+  CHECK(back->since_ms == p.since_ms);
+  CHECK(back->reason == p.reason);
+  CHECK(ParsePlacement("{").error().message == "not a JSON object");
+  CHECK(ParsePlacement(R"({"format":1,"job":"j","reason":"r","since_ms":1})")
+            .error()
+            .message.find("\"cluster\"") != std::string::npos);
+  CHECK(ParsePlacement(R"({"format":1,"job":"j","cluster":"c","reason":"r","since_ms":"x"})")
+            .error()
+            .message.find("since_ms") != std::string::npos);
+  CHECK(ParsePlacement(R"({"format":1,"job":"","cluster":"c","reason":"r","since_ms":1})")
+            .error()
+            .message.find("must not be empty") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace flinkguard
