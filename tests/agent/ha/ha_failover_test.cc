@@ -84,17 +84,17 @@ TEST_CASE("HA failover: the job moves exactly once, and a new leader knows where
   };
   std::vector<std::optional<ChildProcess>> replicas(2);
   const std::vector<std::string> ids = {"r1", "r2"};
-  for (int i = 0; i < 2; ++i) {
+  for (std::size_t i = 0; i < 2; ++i) {
     replicas[i].emplace(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", config(ids[i])},
                                             dir.File(ids[i] + ".log")));
   }
-  int leader = -1;
+  std::optional<std::size_t> leader;
   REQUIRE(WaitFor(
       [&] {
-        for (int i = 0; i < 2; ++i) {
+        for (std::size_t i = 0; i < 2; ++i) {
           if (Contains(replicas[i]->Log(), "ZooKeeper: leading")) leader = i;
         }
-        return leader >= 0;
+        return leader.has_value();
       },
       30s));
   std::this_thread::sleep_for(2500ms);  // the leader records a few checkpoints of job-0
@@ -104,13 +104,13 @@ TEST_CASE("HA failover: the job moves exactly once, and a new leader knows where
   a.Control("cluster_down", R"({"mode":"refuse"})");
   REQUIRE(WaitFor([&] { return !Running(c).empty(); }, 40s));
   const std::string new_id = Running(c).front();
-  CHECK(Contains(replicas[leader]->Log(), "moving job-0 to cluster-c"));
-  CHECK_FALSE(Contains(replicas[1 - leader]->Log(), "moving job-0 to cluster-c"));
+  CHECK(Contains(replicas[*leader]->Log(), "moving job-0 to cluster-c"));
+  CHECK_FALSE(Contains(replicas[1 - *leader]->Log(), "moving job-0 to cluster-c"));
 
   // The leader dies; the other replica takes over after the session timeout.
-  replicas[leader]->Signal(SIGKILL);
-  replicas[leader]->Stop();
-  const int next = 1 - leader;
+  replicas[*leader]->Signal(SIGKILL);
+  replicas[*leader]->Stop();
+  const std::size_t next = 1 - *leader;
   REQUIRE(WaitFor([&] { return Contains(replicas[next]->Log(), "ZooKeeper: leading"); }, 30s));
   std::this_thread::sleep_for(3s);  // several cycles of the new leader while cluster-a is down
   CHECK(Count(c.Mutations(), "/run") == 1);
