@@ -47,6 +47,7 @@ std::vector<KnownRestorePoint> SavepointsToForget(const std::vector<KnownRestore
 // remains — the newest (latest start time; ties broken by job id for a stable answer). Only
 // instances whose status is known, fresh and not terminal count; with an instance of unknown or
 // stale status anywhere, nothing is stopped (the newest cannot be known for sure).
+// The pointers point into `snapshots`, which must outlive the result.
 struct DuplicateStops {
   std::vector<const JobSnapshot*> stop;  // oldest first
   const JobSnapshot* keep = nullptr;

@@ -99,21 +99,26 @@ TEST_CASE("duplicates: stop every live instance but the newest; nothing when uns
   dead.start_time_ms = kT0;
   JobSnapshot other = Instance("billing", "yarn-a", "eee", JobStatus::kRunning, kT0);
 
-  DuplicateStops d = PlanDuplicateStops({a, b, c, dead, other}, "ads");
+  // The result points into the snapshots: they must outlive it.
+  const std::vector<JobSnapshot> all = {a, b, c, dead, other};
+  DuplicateStops d = PlanDuplicateStops(all, "ads");
   REQUIRE(d.keep != nullptr);
   CHECK(d.keep->job_id == "bbb");
   REQUIRE(d.stop.size() == 2);
   CHECK(d.stop[0]->job_id == "aaa");
   CHECK(d.stop[1]->job_id == "ccc");
 
-  CHECK(PlanDuplicateStops({a, dead, other}, "ads").stop.empty());
-  CHECK(PlanDuplicateStops({other}, "ads").keep == nullptr);
+  const std::vector<JobSnapshot> one_live = {a, dead, other};
+  CHECK(PlanDuplicateStops(one_live, "ads").stop.empty());
+  const std::vector<JobSnapshot> none = {other};
+  CHECK(PlanDuplicateStops(none, "ads").keep == nullptr);
 
   JobSnapshot unsure = b;
   unsure.status.MarkStale("cluster did not answer");
-  const DuplicateStops none = PlanDuplicateStops({a, unsure}, "ads");
-  CHECK(none.stop.empty());
-  CHECK(none.reason.find("no fresh status") != std::string::npos);
+  const std::vector<JobSnapshot> with_unsure = {a, unsure};
+  const DuplicateStops unsure_stops = PlanDuplicateStops(with_unsure, "ads");
+  CHECK(unsure_stops.stop.empty());
+  CHECK(unsure_stops.reason.find("no fresh status") != std::string::npos);
 }
 
 }  // namespace
