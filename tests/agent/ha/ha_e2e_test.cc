@@ -256,9 +256,19 @@ TEST_CASE("three replicas: exactly one leads, a failed job is recovered once; ki
       },
       15s));
   // It imported the dead leader's record and finishes that very recovery (its derived job id).
-  const std::string taken = w.agents[next].Log();
-  const auto at = taken.find("taking over recovery ");
-  REQUIRE(at != std::string::npos);
+  // Leadership is logged before the journal is imported: wait for the takeover line.
+  std::string taken;
+  std::size_t at = std::string::npos;
+  const bool took_over = WaitFor(
+      [&] {
+        max_live = std::max(max_live, LiveInstances(w.sim));
+        taken = w.agents[next].Log();
+        at = taken.find("taking over recovery ");
+        return at != std::string::npos;
+      },
+      20s);
+  if (!took_over) MESSAGE(taken);
+  REQUIRE(took_over);
   const std::string id = taken.substr(at + 21, taken.find(' ', at + 21) - (at + 21));
   REQUIRE(WaitFor(
       [&] {
