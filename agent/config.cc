@@ -386,7 +386,9 @@ class SchemaLoader {
   }
 
   std::optional<ClusterConfig> ReadCluster(const YamlValue& value) {
-    MapReader m(r_, value, {"name", "url", "az", "timeout", "connect_timeout", "tls", "auth"});
+    MapReader m(r_, value,
+                {"name", "url", "az", "timeout", "connect_timeout", "tls", "auth",
+                 "metric_fetch_interval", "detail_every"});
     if (!m.ok()) return std::nullopt;
     const std::size_t before = r_.problem_count();
     ClusterConfig c;
@@ -411,6 +413,12 @@ class SchemaLoader {
       }
     }
     if (auto v = m.Get("auth")) c.auth = ReadClusterAuth(*v);
+    if (auto v = m.Get("metric_fetch_interval")) {
+      c.metric_fetch_interval = DurationReader(kPositive)(*v);
+    }
+    if (auto v = m.Get("detail_every")) {
+      if (auto n = r_.Integer(*v, 1, 100)) c.detail_every = static_cast<int>(*n);
+    }
     if (r_.problem_count() != before) return std::nullopt;
     return c;
   }

@@ -127,6 +127,11 @@ struct ClusterConfig {
   Duration connect_timeout = std::chrono::seconds{2};  // <= timeout
   std::optional<TlsConfig> tls;                        // only with an https URL
   std::optional<ClusterAuth> auth;
+  // The observer's cadence for this cluster; unset = the agent-wide value (ObserverOptions):
+  // the cluster's `metrics.fetcher.update-interval` (10 s by default in Flink) and how many
+  // cycles an unchanged job's details (vertices, throughput, lag, backpressure) may go unread.
+  std::optional<Duration> metric_fetch_interval;  // > 0
+  std::optional<int> detail_every;                // 1..100
 };
 
 // `jobs[].recovery:` — the job's recovery policy.

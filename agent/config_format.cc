@@ -57,6 +57,8 @@ void Cluster(YAML::Emitter& out, const ClusterConfig& c) {
   if (!c.az.empty()) out << YAML::Key << "az" << YAML::Value << c.az;
   Dur(out, "timeout", c.timeout);
   Dur(out, "connect_timeout", c.connect_timeout);
+  if (c.metric_fetch_interval) Dur(out, "metric_fetch_interval", *c.metric_fetch_interval);
+  if (c.detail_every) out << YAML::Key << "detail_every" << YAML::Value << *c.detail_every;
   if (c.tls) {
     out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
     if (!c.tls->ca_file.empty()) out << YAML::Key << "ca_file" << YAML::Value << c.tls->ca_file;
