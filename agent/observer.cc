@@ -39,6 +39,47 @@ RestorePoint ToRestorePoint(const CheckpointEntry& e) {
   return p;
 }
 
+// A source vertex without a lag metric in its list is listed again after this many cycles:
+// Flink registers the FLIP-33 metrics only once the reader has splits assigned.
+constexpr std::int64_t kLagRelistCycles = 30;
+
+// The id of a source-lag metric in a source vertex's aggregated subtask metric list, "" when
+// there is none: FLIP-33's `<operator>.pendingRecords` (records not fetched yet, summed over the
+// subtasks it is the job's backlog), else the Kafka client's `records-lag-max` as the legacy
+// FlinkKafkaConsumer (`<operator>.KafkaConsumer.records-lag-max`) or KafkaSource
+// (`...KafkaSourceReader.KafkaConsumer.records-lag-max`) forward it — the largest partition lag
+// per subtask, so its sum is a lower bound of the backlog.
+std::string LagMetricId(const std::vector<MetricEntry>& listed) {
+  auto ends_with = [](std::string_view id, std::string_view suffix) {
+    return id.size() >= suffix.size() && id.substr(id.size() - suffix.size()) == suffix &&
+           (id.size() == suffix.size() || id[id.size() - suffix.size() - 1] == '.');
+  };
+  for (const MetricEntry& e : listed) {
+    if (ends_with(e.id, "pendingRecords")) return e.id;
+  }
+  for (const MetricEntry& e : listed) {
+    if (ends_with(e.id, "KafkaConsumer.records-lag-max")) return e.id;
+  }
+  return "";
+}
+
+// `text` percent-encoded for a query value (operator names in metric ids may hold '=', '&', ...).
+std::string QueryEscape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) || ch == '.' || ch == '_' || ch == '-' || ch == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
 bool IsSourceVertex(const VertexInfo& v) {
   // Flink names source operators "Source: ..." (DataStream API and SQL alike); a chained
   // source vertex keeps that prefix.
@@ -86,6 +127,10 @@ struct Observer::JobState {
   // server time of that sample.
   std::map<std::string, std::int64_t> bp_accumulated;
   std::int64_t bp_sample_server_ms = 0;
+  // Per source vertex id, the id of its lag metric (LagMetricId; "" = it lists none), from its
+  // metric list read in cycle `lag_listed_cycle`. A vertex not in the map is listed first.
+  std::map<std::string, std::string> lag_ids;
+  std::int64_t lag_listed_cycle = -1;
   bool seen_this_cycle = false;
 };
 
@@ -98,9 +143,15 @@ struct Observer::ClusterState {
   std::int64_t last_ok_ms = 0;
   std::optional<std::int64_t> skew_ms;  // server clock - agent clock, from job details' `now`
   std::map<std::string, std::unique_ptr<JobState>> jobs;  // by job id
+  std::int64_t detail_every = 1;               // >= 1
+  std::int64_t metric_fetch_interval_ms = 0;
 
-  ClusterState(FlinkEndpoint endpoint, std::string zone)
-      : client(std::move(endpoint)), az(std::move(zone)) {}
+  ClusterState(ObservedCluster c, const ObserverOptions& options)
+      : client(std::move(c.endpoint)),
+        az(std::move(c.az)),
+        detail_every(std::max(1, c.detail_every.value_or(options.detail_every))),
+        metric_fetch_interval_ms(
+            c.metric_fetch_interval_ms.value_or(options.metric_fetch_interval_ms)) {}
 };
 
 // One RunCycle: the batch, its callbacks, and the observation they fill.
@@ -240,9 +291,8 @@ class Observer::Cycle {
       slot->snap.job_id = j.id;
       // Spread the periodic detail reads of unchanged jobs evenly over the cycles, so that no
       // cycle carries every job's details at once.
-      slot->detail_phase = static_cast<std::int64_t>(
-          std::hash<std::string>{}(j.id) %
-          static_cast<std::size_t>(std::max(1, o_.options_.detail_every)));
+      slot->detail_phase = static_cast<std::int64_t>(std::hash<std::string>{}(j.id) %
+                                                     static_cast<std::size_t>(c.detail_every));
     }
     JobState& js = *slot;
     js.seen_this_cycle = true;
@@ -289,30 +339,30 @@ class Observer::Cycle {
     // Details are also read the cycle after a first backpressure sample, so the rate is known
     // from the second cycle on rather than after `detail_every` more.
     const bool awaiting_second_sample = !js.bp_accumulated.empty() && !s.backpressure.known();
-    const std::int64_t every = std::max(1, o_.options_.detail_every);
+    const std::int64_t every = c.detail_every;
     const bool in_phase = (o_.cycle_ + js.detail_phase) % every == 0;
     const bool details_due = changed || js.last_detail_cycle < 0 || awaiting_second_sample ||
                              (in_phase && o_.cycle_ > js.last_detail_cycle) ||
                              o_.cycle_ - js.last_detail_cycle >= every;
-    const bool rest_qps = !OwnedByTsdb(s.name, "qps");
-    // Throughput is read with the details (it needs the vertex ids), so for unchanged jobs it
-    // is measured every `detail_every` cycles, like backpressure: one request per job and cycle
-    // fewer, which is what a region of 10,000 jobs needs.
-    if (details_due) FetchDetails(c, js, rest_qps);
+    // Throughput and source lag are read with the details (they need the vertex ids), so for
+    // unchanged jobs they are measured every `detail_every` cycles, like backpressure: one
+    // request per job and cycle fewer, which is what a region of 10,000 jobs needs.
+    if (details_due) FetchDetails(c, js);
     if (!js.settings_known) FetchSettings(c, js);
     FetchMetrics(c, js, details_due);
     UpdateUptime(c, js);
   }
 
-  void FetchDetails(ClusterState& c, JobState& js, bool then_qps) {
+  void FetchDetails(ClusterState& c, JobState& js) {
     const std::string path = "/jobs/" + js.snap.job_id;
-    Get(c, path, [this, &c, &js, path, then_qps](Result<HttpResponse> r) {
+    Get(c, path, [this, &c, &js, path](Result<HttpResponse> r) {
       const std::int64_t received = now_ms_;
       auto d = c.client.Handle("GET", path, std::move(r), ParseJobDetails);
       if (!d) {
         Problem(d.error().message);
         js.snap.backpressure.MarkStale(d.error().message);
-        if (then_qps) js.snap.qps.MarkStale(d.error().message);
+        if (!OwnedByTsdb(js.snap.name, "qps")) js.snap.qps.MarkStale(d.error().message);
+        if (!OwnedByTsdb(js.snap.name, "lag")) js.snap.lag.MarkStale(d.error().message);
         return;
       }
       js.last_detail_cycle = o_.cycle_;
@@ -323,7 +373,7 @@ class Observer::Cycle {
       js.vertices = d->vertices;
       UpdateBackpressure(js, *d);
       UpdateUptime(c, js);
-      if (then_qps) FetchQps(c, js);
+      FetchSourceMetrics(c, js);
     });
   }
 
@@ -442,7 +492,7 @@ class Observer::Cycle {
 
   // Called with each answered metrics read: tracks when numberOfCompletedCheckpoints rose and
   // whether a checkpoint newer than the last /checkpoints answer exists.
-  void NoteCompletedSample(JobState& js) {
+  void NoteCompletedSample(const ClusterState& c, JobState& js) {
     const JobSnapshot& s = js.snap;
     const std::optional<std::int64_t> count =
         s.checkpoints_completed.fresh() ? s.checkpoints_completed.value : std::nullopt;
@@ -454,7 +504,7 @@ class Observer::Cycle {
         // than the read before it, less that interval. The newest checkpoint completed later.
         js.newer_after_ms.reset();
         if (js.prev_sample_ms) {
-          js.newer_after_ms = *js.prev_sample_ms - o_.options_.metric_fetch_interval_ms;
+          js.newer_after_ms = *js.prev_sample_ms - c.metric_fetch_interval_ms;
         }
       } else if (js.sample_completed && *count < *js.sample_completed) {
         js.newer_after_ms.reset();  // the counts started over (a JobManager failover)
@@ -528,7 +578,7 @@ class Observer::Cycle {
       set(s.checkpoints_completed, "numberOfCompletedCheckpoints");
       set(s.checkpoints_failed, "numberOfFailedCheckpoints");
       set(s.checkpoint_duration_ms, "lastCheckpointDuration");
-      NoteCompletedSample(js);
+      NoteCompletedSample(c, js);
       const bool restarted =
           s.restarts.value && restarts_before && *s.restarts.value > *restarts_before;
       const bool counters_known = s.checkpoints_completed.fresh() && s.checkpoints_failed.fresh();
@@ -633,42 +683,155 @@ class Observer::Cycle {
     });
   }
 
-  void FetchQps(ClusterState& c, JobState& js) {
-    std::vector<std::string> sources;
+  // What the source vertices of one job answered, summed as their requests come back.
+  struct SourceSums {
+    bool want_qps = false;
+    bool want_lag = false;
+    std::size_t pending = 0;  // vertices still to answer
+    double qps = 0;
+    double lag = 0;
+    std::string qps_failed;   // why qps is not known this time ("" = it is)
+    std::string lag_failed;   // why lag is not known this time ("" = it is)
+    bool lag_absent = false;  // a source lists no lag metric: lag is unknown, not stale
+  };
+
+  // Throughput (numRecordsOutPerSecond) and source lag (LagMetricId) of the source vertices, in
+  // one aggregated subtask-metrics request per source vertex. The lag metric's id holds the
+  // operator name, so a vertex's metric list is read once first (and again every
+  // kLagRelistCycles while it lists none).
+  void FetchSourceMetrics(ClusterState& c, JobState& js) {
+    JobSnapshot& s = js.snap;
+    auto sums = std::make_shared<SourceSums>();
+    sums->want_qps = !OwnedByTsdb(s.name, "qps");
+    sums->want_lag = !OwnedByTsdb(s.name, "lag");
+    if (!sums->want_qps && !sums->want_lag) return;
+    std::vector<const VertexInfo*> sources;
     for (const VertexInfo& v : js.vertices) {
-      if (IsSourceVertex(v)) sources.push_back(v.id);
+      if (IsSourceVertex(v)) sources.push_back(&v);
     }
     if (sources.empty()) {
-      js.snap.qps.MarkStale(js.vertices.empty() ? "job vertices not known yet"
-                                                : "no source vertex found");
+      const char* why =
+          js.vertices.empty() ? "job vertices not known yet" : "no source vertex found";
+      if (sums->want_qps) s.qps.MarkStale(why);
+      if (sums->want_lag) s.lag.MarkStale(why);
       return;
     }
-    if (js.snap.status.value != JobStatus::kRunning) {
-      js.snap.qps.SetFresh(0, now_ms_);
+    if (s.status.value != JobStatus::kRunning) {
+      if (sums->want_qps) s.qps.SetFresh(0, now_ms_);
+      if (sums->want_lag) s.lag.MarkStale("job is not running: Flink reports no source metrics");
       return;
     }
-    auto total = std::make_shared<double>(0);
-    auto pending = std::make_shared<std::size_t>(sources.size());
-    auto failed = std::make_shared<std::string>();
-    for (const std::string& vid : sources) {
-      const std::string path = "/jobs/" + js.snap.job_id + "/vertices/" + vid +
-                               "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum";
-      Get(c, path, [this, &c, &js, path, total, pending, failed](Result<HttpResponse> r) {
-        auto m = c.client.Handle("GET", path, std::move(r), ScanAggregatedMetrics);
-        if (!m) {
-          *failed = m.error().message;
-        } else if (m->empty() || !(*m)[0].sum) {
-          *failed = "numRecordsOutPerSecond not reported yet";
-        } else {
-          *total += *(*m)[0].sum;
+    sums->pending = sources.size();
+    const bool relist =
+        js.lag_listed_cycle < 0 || o_.cycle_ - js.lag_listed_cycle >= kLagRelistCycles;
+    for (const VertexInfo* v : sources) {
+      auto known = js.lag_ids.find(v->id);
+      const bool list =
+          sums->want_lag && (known == js.lag_ids.end() || (known->second.empty() && relist));
+      if (list) {
+        ListSourceMetrics(c, js, v->id, v->name, sums);
+      } else {
+        ReadSourceMetrics(c, js, v->id, v->name, sums);
+      }
+    }
+  }
+
+  void ListSourceMetrics(ClusterState& c, JobState& js, const std::string& vid,
+                         const std::string& vname, const std::shared_ptr<SourceSums>& sums) {
+    const std::string path = "/jobs/" + js.snap.job_id + "/vertices/" + vid + "/subtasks/metrics";
+    Get(c, path, [this, &c, &js, path, vid, vname, sums](Result<HttpResponse> r) {
+      auto m = c.client.Handle("GET", path, std::move(r), ScanMetricList);
+      if (!m) {
+        Problem(m.error().message);  // listed again with the next details
+      } else {
+        js.lag_ids[vid] = LagMetricId(*m);
+        js.lag_listed_cycle = o_.cycle_;
+      }
+      ReadSourceMetrics(c, js, vid, vname, sums);
+    });
+  }
+
+  void ReadSourceMetrics(ClusterState& c, JobState& js, const std::string& vid,
+                         const std::string& vname, const std::shared_ptr<SourceSums>& sums,
+                         bool qps_only = false) {
+    std::string lag_id;
+    if (sums->want_lag && !qps_only) {
+      auto known = js.lag_ids.find(vid);
+      if (known == js.lag_ids.end()) {
+        sums->lag_failed = "the metric list of source vertex '" + vname + "' could not be read";
+      } else if (known->second.empty()) {
+        sums->lag_failed = "source vertex '" + vname +
+                           "' reports no lag metric (pendingRecords or records-lag-max)";
+        sums->lag_absent = true;
+      } else {
+        lag_id = known->second;
+      }
+    }
+    std::string get;
+    if (sums->want_qps) get = "numRecordsOutPerSecond";
+    if (!lag_id.empty()) get += (get.empty() ? "" : ",") + QueryEscape(lag_id);
+    if (get.empty()) return FinishSource(js, sums);
+    const std::string path = "/jobs/" + js.snap.job_id + "/vertices/" + vid +
+                             "/subtasks/metrics?get=" + get + "&agg=sum";
+    Get(c, path, [this, &c, &js, path, vid, vname, lag_id, sums](Result<HttpResponse> r) {
+      auto m = c.client.Handle("GET", path, std::move(r), ScanAggregatedMetrics);
+      if (!m) {
+        if (sums->want_qps) sums->qps_failed = m.error().message;
+        if (!lag_id.empty()) sums->lag_failed = m.error().message;
+        return FinishSource(js, sums);
+      }
+      auto sum_of = [&](const std::string& id) -> std::optional<double> {
+        for (const AggregatedMetric& a : *m) {
+          if (a.id == id && a.sum && std::isfinite(*a.sum)) return a.sum;
         }
-        if (--*pending > 0) return;
-        if (failed->empty()) {
-          js.snap.qps.SetFresh(*total, now_ms_);
+        return std::nullopt;
+      };
+      if (m->empty() && !lag_id.empty()) {
+        // Flink answers [] when any requested id has no value: the lag metric may be gone (a
+        // restarted reader without splits yet). List the vertex again next time; read the
+        // throughput alone now.
+        js.lag_ids.erase(vid);
+        sums->lag_failed = lag_id + " not reported";
+        if (sums->want_qps) return ReadSourceMetrics(c, js, vid, vname, sums, true);
+        return FinishSource(js, sums);
+      }
+      if (sums->want_qps) {
+        if (auto v = sum_of("numRecordsOutPerSecond")) {
+          sums->qps += *v;
         } else {
-          js.snap.qps.MarkStale(*failed);
+          sums->qps_failed = "numRecordsOutPerSecond not reported yet";
         }
-      });
+      }
+      if (!lag_id.empty()) {
+        if (auto v = sum_of(lag_id)) {
+          sums->lag += *v;
+        } else {
+          sums->lag_failed = lag_id + " not reported";
+        }
+      }
+      FinishSource(js, sums);
+    });
+  }
+
+  // One source vertex is done; after the last one the sums become the job's qps and lag.
+  void FinishSource(JobState& js, const std::shared_ptr<SourceSums>& sums) {
+    if (--sums->pending > 0) return;
+    JobSnapshot& s = js.snap;
+    if (sums->want_qps) {
+      if (sums->qps_failed.empty()) {
+        s.qps.SetFresh(sums->qps, now_ms_);
+      } else {
+        s.qps.MarkStale(sums->qps_failed);
+      }
+    }
+    if (sums->want_lag) {
+      if (sums->lag_failed.empty()) {
+        s.lag.SetFresh(sums->lag, now_ms_);
+      } else if (sums->lag_absent) {
+        s.lag.SetUnknown(sums->lag_failed);
+      } else {
+        s.lag.MarkStale(sums->lag_failed);
+      }
     }
   }
 
@@ -679,6 +842,7 @@ class Observer::Cycle {
     s.checkpoints_failed.MarkStale(why);
     s.checkpoint_duration_ms.MarkStale(why);
     if (!OwnedByTsdb(s.name, "qps")) s.qps.MarkStale(why);
+    if (!OwnedByTsdb(s.name, "lag")) s.lag.MarkStale(why);
   }
 
   bool OwnedByTsdb(const std::string& job, const std::string& signal) const {
@@ -733,6 +897,7 @@ class Observer::Cycle {
     s.checkpoint_duration_ms.MarkStale(why);
     s.checkpoint_settings.MarkStale(why);
     s.qps.MarkStale(why);
+    s.lag.MarkStale(why);
     s.backpressure.MarkStale(why);
   }
 
@@ -815,7 +980,7 @@ Observer::Observer(HttpTransport& transport, std::vector<ObservedCluster> cluste
                    ObserverOptions options)
     : transport_(transport), tsdb_(tsdb), signals_(std::move(signals)), options_(options) {
   for (ObservedCluster& c : clusters) {
-    clusters_.push_back(std::make_unique<ClusterState>(std::move(c.endpoint), std::move(c.az)));
+    clusters_.push_back(std::make_unique<ClusterState>(std::move(c), options_));
   }
 }
 

@@ -18,6 +18,10 @@ namespace flinkguard {
 struct ObservedCluster {
   FlinkEndpoint endpoint;
   std::string az;
+  // This cluster's own ObserverOptions::metric_fetch_interval_ms and detail_every; unset = the
+  // observer-wide value.
+  std::optional<std::int64_t> metric_fetch_interval_ms;
+  std::optional<int> detail_every;
 };
 
 // A TSDB signal query: `promql` returns the signal for the jobs it covers, one series per job.
@@ -27,9 +31,11 @@ struct SignalQuery {
   std::string only_job;  // "" = every job; otherwise the one job it overrides
 };
 
+// Observer-wide values; a cluster's own ObservedCluster values replace the first and the last.
 struct ObserverOptions {
-  // Heavy per-job data (job details: vertices, timestamps, backpressure counters) is fetched
-  // when a job is new or changed, and at least every `detail_every` cycles otherwise.
+  // Heavy per-job data (job details: vertices, timestamps, backpressure counters, and with them
+  // the source throughput and lag) is fetched when a job is new or changed, and at least every
+  // `detail_every` cycles otherwise.
   int detail_every = 3;
   // /config (the Flink version) is re-read this often, and whenever a cluster comes back.
   std::int64_t config_every_ms = 600'000;
@@ -54,7 +60,9 @@ struct RequestSample {
 // Watches every job on every cluster: each RunCycle sends, for all clusters at once and in one
 // transport run, /config (when due), /overview and /jobs/overview, then per job what it needs —
 // metrics every cycle (restarts, checkpoint counters), details when the job changed or is due
-// (every `detail_every` cycles), with them the source throughput and the checkpoint statistics
+// (every `detail_every` cycles of its cluster), with them the source throughput and lag (one
+// aggregated request per source vertex, after a one-time read of its metric list for the lag
+// metric's id) and the checkpoint statistics
 // (also read at once when the failed-checkpoint counter moved, the job restarted or the counters
 // are missing), the root exception after a failure or restart, the checkpoint settings once —
 // plus one query per TSDB signal. Between two reads of the checkpoint statistics a completed

@@ -62,6 +62,8 @@ std::vector<ObservedCluster> ObservedClustersFrom(const Config& config) {
     oc.endpoint.base_url = c.url.ToString();
     oc.endpoint.timeout = c.timeout;
     oc.endpoint.connect_timeout = c.connect_timeout;
+    if (c.metric_fetch_interval) oc.metric_fetch_interval_ms = c.metric_fetch_interval->count();
+    oc.detail_every = c.detail_every;
     if (c.tls) {
       auto tls = std::make_shared<TlsSettings>();
       tls->ca_file = c.tls->ca_file;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "agent/wiring.h"
 #include "tests/agent/config_test_helpers.h"
 #include "tests/support/test_support.h"
 
@@ -301,6 +302,46 @@ TEST_CASE("a minimal config gets every default") {
   REQUIRE(h.ok());
   CHECK(h.config->ha->session_timeout == 10s);
   CHECK_FALSE(h.config->ha->digest_auth.has_value());
+}
+
+TEST_CASE("a cluster's own observer cadence: metric_fetch_interval and detail_every") {
+  const ConfigLoadResult r = LoadYaml(
+      "region: r\n"
+      "clusters:\n"
+      "  - {name: a, url: 'http://jm-a:8081', metric_fetch_interval: 30s, detail_every: 6}\n"
+      "  - {name: b, url: 'http://jm-b:8081'}\n");
+  INFO(AllProblems(r));
+  REQUIRE(r.ok());
+  const ClusterConfig& a = r.config->clusters[0];
+  CHECK(a.metric_fetch_interval == 30s);
+  CHECK(a.detail_every == 6);
+  const ClusterConfig& b = r.config->clusters[1];  // the agent-wide values
+  CHECK_FALSE(b.metric_fetch_interval.has_value());
+  CHECK_FALSE(b.detail_every.has_value());
+  const std::vector<ObservedCluster> observed = ObservedClustersFrom(*r.config);
+  REQUIRE(observed.size() == 2);
+  CHECK(observed[0].metric_fetch_interval_ms == 30'000);
+  CHECK(observed[0].detail_every == 6);
+  CHECK_FALSE(observed[1].metric_fetch_interval_ms.has_value());
+  CHECK_FALSE(observed[1].detail_every.has_value());
+  const std::string formatted = FormatConfig(*r.config);
+  CHECK(Contains(formatted, "metric_fetch_interval: 30s"));
+  CHECK(Contains(formatted, "detail_every: 6"));
+
+  const ConfigLoadResult bad = LoadYaml(
+      "region: r\n"
+      "clusters:\n"
+      "  - {name: a, url: 'http://jm-a:8081', metric_fetch_interval: 0s, detail_every: 0}\n"
+      "  - {name: b, url: 'http://jm-b:8081', metric_fetch_interval: soon, detail_every: 101}\n");
+  CHECK_FALSE(bad.ok());
+  CHECK(OnlyProblemAt(bad, "clusters[0].metric_fetch_interval").message ==
+        "expected a duration greater than 0s; found '0s'");
+  CHECK(OnlyProblemAt(bad, "clusters[0].detail_every").message ==
+        "expected a whole number from 1 to 100; found '0'");
+  CHECK(Contains(OnlyProblemAt(bad, "clusters[1].metric_fetch_interval").message,
+                 "found 'soon'"));
+  CHECK(OnlyProblemAt(bad, "clusters[1].detail_every").message ==
+        "expected a whole number from 1 to 100; found '101'");
 }
 
 TEST_CASE("an unknown key is reported at its position with a suggestion when close") {

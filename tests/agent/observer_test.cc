@@ -29,6 +29,12 @@ const std::string kMetricsUrl =
       "lastCheckpointDuration");
 const std::string kQpsUrl = U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
                               "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum");
+// The source vertex's metric list (read once, for the lag metric's id), and throughput with lag.
+const std::string kSrcListUrl =
+    U(std::string("/jobs/") + kJob + "/vertices/" + kSrc + "/subtasks/metrics");
+const std::string kSourceUrl =
+    U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
+      "/subtasks/metrics?get=numRecordsOutPerSecond,Source__Kafka.pendingRecords&agg=sum");
 
 // A scripted Flink 1.20 cluster with one job whose counters the test moves.
 struct FakeCluster {
@@ -45,6 +51,10 @@ struct FakeCluster {
   std::int64_t bp_acc_src = 0;
   int checkpoints_served = 0;
   int details_served = 0;
+  // The source's lag metric as its metric list names it ("" = none) and its sum over subtasks.
+  std::string lag_metric = "Source__Kafka.pendingRecords";
+  double pending = 1500;
+  int lists_served = 0;
 
   FakeCluster() {
     t.Reply("GET", U("/config"), 200,
@@ -99,6 +109,18 @@ struct FakeCluster {
     });
     t.On("GET", kQpsUrl,
          [](const HttpRequest&) { return Ok(R"([{"id":"numRecordsOutPerSecond","sum":812.5}])"); });
+    t.On("GET", kSrcListUrl, [this](const HttpRequest&) {
+      ++lists_served;
+      return Ok(R"([{"id":"numRecordsOutPerSecond"},{"id":"Source__Kafka.numRecordsOutPerSecond"})" +
+                (lag_metric.empty() ? "" : R"(,{"id":")" + lag_metric + R"("})") + "]");
+    });
+    t.On("GET", kSourceUrl, [this](const HttpRequest&) {
+      // Flink's quirk: one requested id without a value empties the whole answer.
+      if (lag_metric != "Source__Kafka.pendingRecords") return Ok("[]");
+      return Ok(R"([{"id":"numRecordsOutPerSecond","sum":812.5},)"
+                R"({"id":"Source__Kafka.pendingRecords","sum":)" +
+                std::to_string(pending) + "}]");
+    });
     t.Reply(
         "GET", U(std::string("/jobs/") + kJob + "/exceptions?maxExceptions=1"), 200,
         R"({"exceptionHistory":{"entries":[{"exceptionName":"java.io.IOException",)"
@@ -157,6 +179,9 @@ TEST_CASE("a first cycle reads everything and fills a fresh snapshot") {
   CHECK(j.checkpoint_settings.value->retained_on_cancel);
   CHECK(j.qps.value == 812.5);
   CHECK(j.qps.fresh());
+  CHECK(j.lag.value == 1500);
+  CHECK(j.lag.fresh());
+  CHECK(f.lists_served == 1);
   CHECK_FALSE(j.backpressure.known());  // a rate needs a second sample
   CHECK(o.problems.empty());
   CHECK(o.requests == static_cast<std::int64_t>(f.t.sent().size()));
@@ -400,6 +425,130 @@ TEST_CASE("a checkpoint every cycle: the statistics are read only with the detai
   CHECK(f.t.unexpected().empty());
 }
 
+TEST_CASE("source lag: the metric list is read once, then lag comes with the throughput") {
+  FakeCluster f;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 1});
+  const JobSnapshot a = OnlyJob(obs.RunCycle(kT0));
+  CHECK(f.t.unexpected().empty());
+  CHECK(a.lag.fresh());
+  CHECK(a.lag.value == 1500);
+  f.t.ClearLog();
+  f.pending = 90'000;
+  f.server_now += 10'000;
+  const JobSnapshot b = OnlyJob(obs.RunCycle(kT0 + 10'000));
+  CHECK(f.lists_served == 1);  // not listed again
+  CHECK(f.t.Count("GET " + kSourceUrl) == 1);
+  CHECK(f.t.Count("GET " + kQpsUrl) == 0);  // one request per source vertex carries both
+  CHECK(b.lag.value == 90'000);
+  CHECK(b.qps.value == 812.5);
+
+  // The metric goes away (a reader without splits after a restart): Flink answers the combined
+  // request with [] — throughput read alone in the same cycle, lag stale; next time the vertex
+  // is listed again, and a source without a lag metric has an unknown lag, never 0.
+  f.lag_metric = "";
+  f.t.ClearLog();
+  f.server_now += 10'000;
+  const JobSnapshot c = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.t.Count("GET " + kQpsUrl) == 1);
+  CHECK(c.qps.fresh());
+  CHECK(c.qps.value == 812.5);
+  CHECK(c.lag.freshness == Freshness::kStale);
+  CHECK(c.lag.value == 90'000);
+  CHECK(c.lag.why == "Source__Kafka.pendingRecords not reported");
+  f.server_now += 10'000;
+  const JobSnapshot d = OnlyJob(obs.RunCycle(kT0 + 30'000));
+  CHECK(f.lists_served == 2);
+  CHECK(d.lag.freshness == Freshness::kUnknown);
+  CHECK_FALSE(d.lag.known());
+  CHECK(d.lag.why.find("reports no lag metric") != std::string::npos);
+  CHECK(d.qps.fresh());
+  // Listed again only every 30 cycles while it lists none.
+  int lists_before = f.lists_served;
+  for (int i = 4; i < 33; ++i) {
+    f.server_now += 10'000;
+    obs.RunCycle(kT0 + i * 10'000);
+  }
+  CHECK(f.lists_served == lists_before);
+  f.lag_metric = "Source__Kafka.KafkaConsumer.records-lag-max";  // the legacy Kafka consumer
+  f.t.Reply("GET",
+            U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
+              "/subtasks/metrics?get=numRecordsOutPerSecond,"
+              "Source__Kafka.KafkaConsumer.records-lag-max&agg=sum"),
+            200,
+            R"([{"id":"numRecordsOutPerSecond","sum":812.5},)"
+            R"({"id":"Source__Kafka.KafkaConsumer.records-lag-max","sum":321.0}])");
+  f.server_now += 10'000;
+  const JobSnapshot e = OnlyJob(obs.RunCycle(kT0 + 33 * 10'000));
+  CHECK(f.lists_served == lists_before + 1);
+  CHECK(e.lag.fresh());
+  CHECK(e.lag.value == 321.0);
+  CHECK(f.t.unexpected().empty());
+}
+
+TEST_CASE("a source vertex whose operator name needs escaping in the query") {
+  FakeCluster f;
+  f.lag_metric = "Source__T(table=[a&b]).pendingRecords";
+  const std::string url = U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
+                            "/subtasks/metrics?get=numRecordsOutPerSecond,"
+                            "Source__T%28table%3D%5Ba%26b%5D%29.pendingRecords&agg=sum");
+  f.t.Reply("GET", url, 200,
+            R"([{"id":"numRecordsOutPerSecond","sum":10},)"
+            R"({"id":"Source__T(table=[a&b]).pendingRecords","sum":77}])");
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
+  CHECK(f.t.unexpected().empty());
+  CHECK(j.lag.value == 77);
+  CHECK(j.qps.value == 10);
+}
+
+TEST_CASE("a cluster's own detail_every and metric fetch interval replace the observer-wide ones") {
+  // Observer-wide: details every 100 cycles; the cluster: every cycle.
+  {
+    FakeCluster f;
+    std::vector<ObservedCluster> clusters = f.Clusters();
+    clusters[0].detail_every = 1;
+    Observer obs(f.t, clusters, nullptr, {}, RareDetails());
+    for (int i = 0; i < 6; ++i) {
+      obs.RunCycle(kT0 + i * 10'000);
+      f.server_now += 10'000;
+    }
+    CHECK(f.details_served == 6);
+  }
+  // Observer-wide: every cycle; the cluster: every 4th (after the two first reads).
+  {
+    FakeCluster f;
+    std::vector<ObservedCluster> clusters = f.Clusters();
+    clusters[0].detail_every = 4;
+    Observer obs(f.t, clusters, nullptr, {}, ObserverOptions{.detail_every = 1});
+    for (int i = 0; i < 10; ++i) {
+      obs.RunCycle(kT0 + i * 10'000);
+      f.server_now += 10'000;
+    }
+    CHECK(f.details_served >= 4);
+    CHECK(f.details_served <= 5);
+  }
+  // The age bound of a counted, unread checkpoint uses the cluster's metric fetch interval
+  // (4 s here, the observer-wide 10 s otherwise: 30 s in the test above).
+  {
+    FakeCluster f;
+    std::vector<ObservedCluster> clusters = f.Clusters();
+    clusters[0].metric_fetch_interval_ms = 4'000;
+    Observer obs(f.t, clusters, nullptr, {}, RareDetails());
+    obs.RunCycle(kT0);
+    f.server_now += 10'000;
+    obs.RunCycle(kT0 + 10'000);
+    f.server_now += 10'000;
+    obs.RunCycle(kT0 + 20'000);
+    f.server_now += 10'000;
+    f.completed = 6;
+    f.last_ack = f.server_now - 2'000;
+    const JobSnapshot b = OnlyJob(obs.RunCycle(kT0 + 30'000));
+    REQUIRE(b.checkpoint_age_ms.fresh());
+    CHECK(b.checkpoint_age_upper_bound);
+    CHECK(b.checkpoint_age_ms.value == 24'000);
+  }
+}
+
 TEST_CASE("backpressure is the busiest vertex's backpressured share between two samples") {
   FakeCluster f;
   Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 1});
@@ -487,7 +636,9 @@ TEST_CASE("TSDB signals: one query for all jobs, matched by Flink's rewritten jo
   const JobSnapshot j = OnlyJob(obs.RunCycle(kT0));
   CHECK(f.t.unexpected().empty());
   CHECK(f.t.Count("GET " + url) == 2);
-  CHECK(f.t.Count("GET " + kQpsUrl) == 0);  // the TSDB owns qps: no REST throughput calls
+  CHECK(f.t.Count("GET " + kQpsUrl) == 0);  // the TSDB owns qps and lag: no REST source calls
+  CHECK(f.t.Count("GET " + kSourceUrl) == 0);
+  CHECK(f.lists_served == 0);
   CHECK(j.qps.value == 42);
   CHECK(j.qps.fresh());
   CHECK(j.lag.value == 42);

@@ -472,9 +472,14 @@ void Cluster::IntegrateTo(Job& job) {
 
 void Cluster::Integrate(Job& job, int64_t from, int64_t to) {
   if (to <= from) return;
-  if (job.status != JobStatus::kRunning || job.task_state != ExecState::kRunning) return;
   const double dt = static_cast<double>(to - from) / 1000.0;
   Traffic& tr = job.traffic;
+  if (job.status != JobStatus::kRunning || job.task_state != ExecState::kRunning) {
+    // A job that ran before and is down (restarting, redeploying) reads nothing while its input
+    // keeps arriving; it resumes from its last checkpoint. A first deployment starts at the end.
+    if (job.num_restarts > 0 && !IsGloballyTerminal(job.status)) tr.lag_records += tr.qps * dt;
+    return;
+  }
   const double extra = std::max(10.0, tr.qps * 0.5);  // catch-up capacity above the input rate
   double records = 0;
   if (tr.backpressure > 0) {
@@ -894,11 +899,13 @@ void Cluster::SetCheckpointMode(const std::string& job_id, CheckpointFaultMode m
 }
 
 void Cluster::SetTraffic(const std::string& job_id, std::optional<double> qps,
-                         std::optional<double> backpressure) {
+                         std::optional<double> backpressure,
+                         std::optional<LagMetric> lag_metric) {
   if (Job* job = FindJob(job_id)) {
     IntegrateTo(*job);
     if (qps) job->traffic.qps = std::max(0.0, *qps);
     if (backpressure) job->traffic.backpressure = std::clamp(*backpressure, 0.0, 1.0);
+    if (lag_metric) job->traffic.lag_metric = *lag_metric;
   }
 }
 

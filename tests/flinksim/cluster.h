@@ -218,10 +218,20 @@ struct JobFaults {
   int64_t restart_loop_fail_at = kNever;
 };
 
+// Which source-lag metric the job's source vertex reports.
+enum class LagMetric {
+  kPendingRecords,  // FLIP-33 `pendingRecords` (a FLIP-27 source such as KafkaSource)
+  kRecordsLagMax,   // `KafkaConsumer.records-lag-max` (the legacy FlinkKafkaConsumer; not in 2.0)
+  kNone,            // none (a legacy SourceFunction that is not Kafka's)
+};
+
 struct Traffic {
   double qps = 1000;        // records per second entering the source
   double backpressure = 0;  // 0..1 ratio of time the non-sink tasks are backpressured
-  double lag_records = 0;   // backlog built up while backpressured
+  // Backlog at the source: built up while backpressured and while a job that ran before is down
+  // (restarting, redeploying: the input keeps arriving), drained at 1.5x the input rate otherwise.
+  double lag_records = 0;
+  LagMetric lag_metric = LagMetric::kPendingRecords;
 };
 
 // What the job is waiting for next (one timed state transition at a time).
@@ -450,7 +460,8 @@ class Cluster {
   void SetCheckpointMode(const std::string& job_id, CheckpointFaultMode mode,
                          const std::string& message);
   void SetTraffic(const std::string& job_id, std::optional<double> qps,
-                  std::optional<double> backpressure);
+                  std::optional<double> backpressure,
+                  std::optional<LagMetric> lag_metric = std::nullopt);
   // Deletes a checkpoint/savepoint directory from disk (path or file: URI). The model keeps
   // believing it exists, like Flink does when storage is removed behind its back.
   bool DeleteSnapshotDirectory(const std::string& path_or_uri);

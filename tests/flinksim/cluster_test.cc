@@ -1,6 +1,7 @@
 // Model tests on simulated time: every step is an explicit AdvanceTo(); nothing sleeps.
 
 #include "tests/flinksim/cluster.h"
+#include "tests/flinksim/metrics.h"
 
 #include <doctest/doctest.h>
 
@@ -519,6 +520,55 @@ TEST_CASE("backpressure lowers throughput and builds up pending records; they dr
   s.c().SetTraffic(j.id, std::nullopt, 0.0);
   s.Step(60'000);
   CHECK(j.traffic.lag_records == doctest::Approx(0.0));
+}
+
+TEST_CASE("a restarting job builds up pending records at its input rate; they drain once running") {
+  Sim s;
+  std::string id = s.RunningJob("job-0");
+  s.c().SetTraffic(id, 1000.0, 0.0);
+  Job& j = s.job(id);
+  CHECK(j.traffic.lag_records == doctest::Approx(0.0));
+  REQUIRE(s.c().FailJob(id, {"java.lang.RuntimeException", "boom"}, false));
+  s.Step(1'000);  // fixed-delay 1 s: down all along
+  const double down = j.traffic.lag_records;
+  CHECK(down == doctest::Approx(1000.0).epsilon(0.05));
+  s.Step(2'000);  // running again: the sources catch up
+  CHECK(j.status == JobStatus::kRunning);
+  CHECK(j.task_state == ExecState::kRunning);
+  CHECK(j.traffic.lag_records < down);
+  s.Step(10'000);
+  CHECK(j.traffic.lag_records == doctest::Approx(0.0));
+}
+
+TEST_CASE(
+    "the source reports pendingRecords, the legacy Kafka consumer's records-lag-max, or none") {
+  Sim s;
+  std::string id = s.RunningJob("job-0");
+  s.c().SetTraffic(id, 1000.0, 0.5);
+  s.Step(10'000);
+  Job& j = s.job(id);
+  auto value_of = [&](const std::string& wanted) -> std::optional<std::string> {
+    for (const auto& m : SubtaskMetrics(s.c(), j, 0, 1)) {
+      if (m.id == wanted) return m.value;
+    }
+    return std::nullopt;
+  };
+  const auto pending = static_cast<int64_t>(s.c().PendingRecordsPerSubtask(j));
+  CHECK(pending > 2000);
+  CHECK(value_of("Source__Events.pendingRecords") == std::to_string(pending));
+  CHECK(!value_of("Source__Events.KafkaConsumer.records-lag-max"));
+  s.c().SetTraffic(id, std::nullopt, std::nullopt, LagMetric::kRecordsLagMax);
+  CHECK(!value_of("Source__Events.pendingRecords"));
+  CHECK(value_of("Source__Events.KafkaConsumer.records-lag-max") ==
+        JavaDoubleToString(static_cast<double>(pending)));
+  s.c().SetTraffic(id, std::nullopt, std::nullopt, LagMetric::kNone);
+  CHECK(!value_of("Source__Events.pendingRecords"));
+  CHECK(!value_of("Source__Events.KafkaConsumer.records-lag-max"));
+  CHECK(value_of("Source__Events.numRecordsOutPerSecond"));  // the rest is unchanged
+  // Only the source vertex has source metrics.
+  for (const auto& m : SubtaskMetrics(s.c(), j, 1, 0)) {
+    CHECK(m.id.find("pendingRecords") == std::string::npos);
+  }
 }
 
 TEST_CASE("jobs are held in the job store until jobstore.expiration-time") {

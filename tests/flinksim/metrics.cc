@@ -160,7 +160,8 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
   if (!v.is_source) op("currentInputWatermark", LongString(watermark));
   op("currentOutputWatermark",
      LongString(v.is_sink ? std::numeric_limits<int64_t>::min() : watermark));
-  if (v.is_source) {
+  if (v.is_source && job.traffic.lag_metric == LagMetric::kPendingRecords) {
+    // FLIP-33 source metrics (operator scope), as a FLIP-27 source such as KafkaSource has.
     const double pending = cluster.PendingRecordsPerSubtask(job);
     op("pendingRecords", LongString(static_cast<int64_t>(pending)));
     op("currentEmitEventTimeLag",
@@ -168,6 +169,11 @@ std::vector<ScopedSample> SubtaskSamples(const Cluster& cluster, const Job& job,
     op("currentFetchEventTimeLag", LongString(120));
     op("sourceIdleTime", LongString(0));
     op("numRecordsInErrors", LongString(0));
+  } else if (v.is_source && job.traffic.lag_metric == LagMetric::kRecordsLagMax) {
+    // The legacy FlinkKafkaConsumer forwards the Kafka client's metrics, with no FLIP-33 ones;
+    // one partition per subtask here, so the largest partition lag is the subtask's backlog.
+    op("KafkaConsumer.records-lag-max", DoubleString(static_cast<double>(static_cast<int64_t>(
+                                            cluster.PendingRecordsPerSubtask(job)))));
   }
   return out;
 }

@@ -364,7 +364,24 @@ std::string Simulator::ApplyActionLocked(const rapidjson::Value& action, int* st
     } else if (name == "set_traffic") {
       Job* job = nullptr;
       if (!job_or_error(&job)) return ErrorJson("unknown job '" + a.Str("job") + "'");
-      cluster_.SetTraffic(job->id, a.Num("qps"), a.Num("backpressure"));
+      std::optional<LagMetric> lag_metric;
+      if (a.Has("lag_metric")) {
+        const std::string m = a.Str("lag_metric");
+        if (m == "pendingRecords") {
+          lag_metric = LagMetric::kPendingRecords;
+        } else if (m == "records-lag-max" && !AtLeast(cluster_.version(), FlinkVersion::k2_0)) {
+          lag_metric = LagMetric::kRecordsLagMax;
+        } else if (m == "none") {
+          lag_metric = LagMetric::kNone;
+        } else {
+          *status = 400;
+          return ErrorJson("set_traffic: lag_metric must be pendingRecords|none" +
+                           std::string(AtLeast(cluster_.version(), FlinkVersion::k2_0)
+                                           ? " (Flink 2.0 has no legacy Kafka consumer)"
+                                           : "|records-lag-max"));
+        }
+      }
+      cluster_.SetTraffic(job->id, a.Num("qps"), a.Num("backpressure"), lag_metric);
       j.KV("job", job->id);
     } else if (name == "cluster_down") {
       std::string mode = ToLower(a.Str("mode", "refuse"));
@@ -533,6 +550,10 @@ std::string Simulator::JobsJsonLocked() {
     j.KV("pending_records",
          static_cast<int64_t>(cluster_.PendingRecordsPerSubtask(job) *
                               (job.vertices.empty() ? 1 : job.vertices.front().parallelism)));
+    j.KV("lag_metric", job.traffic.lag_metric == LagMetric::kPendingRecords ? "pendingRecords"
+                       : job.traffic.lag_metric == LagMetric::kRecordsLagMax
+                           ? "KafkaConsumer.records-lag-max"
+                           : "none");
     j.EndObject();
     j.Key("restart_loop");
     if (job.faults.restart_loop) {

@@ -211,6 +211,31 @@ TEST_CASE(
   CHECK(env.Control("GET", "/overview").status == 404);  // the control port serves only /_sim/
 }
 
+TEST_CASE("set_traffic chooses the source-lag metric; 2.0 has no legacy Kafka consumer") {
+  Env env(1);
+  CHECK(env.job("job-0").traffic.lag_metric == LagMetric::kPendingRecords);
+  CHECK(
+      env.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","lag_metric":"records-lag-max"})")
+          .status == 200);
+  CHECK(env.job("job-0").traffic.lag_metric == LagMetric::kRecordsLagMax);
+  CHECK(env.Control("GET", "/_sim/jobs")
+            .body.find(R"("lag_metric":"KafkaConsumer.records-lag-max")") != std::string::npos);
+  CHECK(env.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","lag_metric":"none"})").status ==
+        200);
+  CHECK(env.job("job-0").traffic.lag_metric == LagMetric::kNone);
+  HttpResponse bad =
+      env.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","lag_metric":"lag"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("lag_metric must be") != std::string::npos);
+  CHECK(env.job("job-0").traffic.lag_metric == LagMetric::kNone);
+
+  Env v2(1, {}, FlinkVersion::k2_0);
+  CHECK(v2.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","lag_metric":"records-lag-max"})")
+            .status == 400);
+  CHECK(v2.Control("POST", "/_sim/set_traffic", R"({"job":"job-0","lag_metric":"none"})").status ==
+        200);
+}
+
 TEST_CASE("scenario files schedule actions on simulated time") {
   auto steps = ParseScenario(R"(
 - {at: 30s, action: fail_job, job: job-1, exception: "java.lang.RuntimeException: boom"}

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "agent/http/curl_transport.h"
 #include "agent/observation_format.h"
 #include "agent/observer.h"
+#include "rules/rule_engine.h"
 #include "tests/agent/observer/flinksim_process.h"
 
 namespace flinkguard {
@@ -109,6 +112,7 @@ std::string JobIncomplete(const JobSnapshot& j) {
   need("checkpoints_failed", j.checkpoints_failed);
   need("checkpoint_settings", j.checkpoint_settings);
   need("qps", j.qps);
+  need("lag", j.lag);
   return out.empty() ? out : j.cluster + "/" + j.name + ": " + out;
 }
 
@@ -564,6 +568,122 @@ TEST_CASE("backpressure set through set_traffic: the ratio after two cycles, the
   CHECK(j1.backpressure.fresh());
   CHECK(j1.backpressure.value == 0.0);
   CHECK(j1.backpressured_vertex.empty());
+}
+
+// flinksim's backlog of `job` (records, summed over the source subtasks as its metrics say).
+std::int64_t SimPending(const FlinksimProcess& sim, const std::string& job) {
+  const rapidjson::Document doc = sim.SimJobs();
+  const rapidjson::Value& j = FlinksimProcess::SimJob(doc, job);
+  REQUIRE(j.HasMember("traffic"));
+  return j["traffic"]["pending_records"].GetInt64();
+}
+
+TEST_CASE(
+    "source lag: pendingRecords summed over the source subtasks, records-lag-max as the legacy "
+    "fallback, unknown without either; a rule on lag fires") {
+  FlinksimProcess sim("lag", {"--jobs", "3"});
+  REQUIRE(sim.WaitReady(3));
+  // Backpressure makes the backlog grow (600 records per simulated second).
+  sim.Control("set_traffic", R"({"job":"job-0","qps":1000,"backpressure":0.6})");
+  sim.Control("set_traffic",
+              R"({"job":"job-1","qps":1000,"backpressure":0.6,"lag_metric":"records-lag-max"})");
+  sim.Control("set_traffic", R"({"job":"job-2","lag_metric":"none"})");
+  CurlTransport transport({});
+  Observer observer(transport, {sim.Cluster(kHealthyTimeout)}, nullptr, {}, {.detail_every = 1});
+  auto compiled = CompileRule(RuleSpec{.name = "source-lag", .when = "lag > 5000"}, {});
+  REQUIRE(compiled);
+  std::vector<CompiledRule> rules;
+  rules.push_back(std::move(*compiled));
+  RuleEngine engine(std::move(rules));
+
+  // The backlog only grows, so what the observer read lies between flinksim's figures before
+  // and after the cycle.
+  for (int round = 0; round < 3; ++round) {
+    const std::int64_t before0 = SimPending(sim, "job-0");
+    const std::int64_t before1 = SimPending(sim, "job-1");
+    const Observation o = Cycle(observer);
+    const std::int64_t after0 = SimPending(sim, "job-0");
+    const std::int64_t after1 = SimPending(sim, "job-1");
+    INFO("round " << round << ": " << ObservationToJson(o, true));
+    const JobSnapshot& j0 = *FindJob(o, "lag", "job-0");
+    REQUIRE(j0.lag.fresh());
+    CHECK(*j0.lag.value >= static_cast<double>(before0));
+    CHECK(*j0.lag.value <= static_cast<double>(after0));
+    const JobSnapshot& j1 = *FindJob(o, "lag", "job-1");
+    REQUIRE(j1.lag.fresh());
+    CHECK(*j1.lag.value >= static_cast<double>(before1));
+    CHECK(*j1.lag.value <= static_cast<double>(after1));
+    const JobSnapshot& j2 = *FindJob(o, "lag", "job-2");
+    CHECK(j2.lag.freshness == Freshness::kUnknown);
+    CHECK(!j2.lag.known());
+    CHECK(j2.lag.why.find("reports no lag metric") != std::string::npos);
+    CHECK(j2.qps.fresh());  // the throughput does not depend on it
+    std::this_thread::sleep_for(100ms);
+  }
+
+  // The rule fires for the backlogged job and not for the others: job-2's lag is unknown, which
+  // never counts as "not lagging" or as lagging.
+  Observation o = CycleUntil(observer, [](const Observation& ob) {
+    const JobSnapshot* j = FindJob(ob, "lag", "job-0");
+    return j != nullptr && j->lag.value.value_or(0) > 6000;
+  });
+  INFO(ObservationToJson(o, true));
+  const RuleEvaluation ev = engine.Evaluate(o.jobs, o.at_ms, o.clusters);
+  std::set<std::string> firing;
+  for (const Finding& f : ev.findings) firing.insert(f.job);
+  CHECK(firing == std::set<std::string>{"job-0", "job-1"});
+  bool job2_unknown = false;
+  for (const RuleStatus& st : engine.Explain("job-2")) job2_unknown = !st.data_known;
+  CHECK(job2_unknown);
+
+  // The lag metric goes away (as after a restart, before the reader has splits): Flink answers
+  // the combined request with [] — the throughput is still read this cycle, the lag is stale,
+  // and the next cycle lists the vertex again and finds none.
+  sim.Control("set_traffic", R"({"job":"job-0","lag_metric":"none"})");
+  o = Cycle(observer);
+  {
+    INFO(ObservationToJson(o, true));
+    const JobSnapshot& j0 = *FindJob(o, "lag", "job-0");
+    CHECK(j0.qps.fresh());
+    CHECK(j0.lag.freshness == Freshness::kStale);
+    CHECK(j0.lag.why.find("pendingRecords not reported") != std::string::npos);
+  }
+  o = Cycle(observer);
+  {
+    INFO(ObservationToJson(o, true));
+    const JobSnapshot& j0 = *FindJob(o, "lag", "job-0");
+    CHECK(j0.qps.fresh());
+    CHECK(j0.lag.freshness == Freshness::kUnknown);
+  }
+}
+
+TEST_CASE("each cluster's own detail_every is honoured: job details every cycle on one, rarely "
+          "on the other") {
+  FlinksimProcess often("often", {"--jobs", "2"});
+  FlinksimProcess rarely("rarely", {"--jobs", "2"});
+  REQUIRE(often.WaitReady(2));
+  REQUIRE(rarely.WaitReady(2));
+  ObservedCluster a = often.Cluster(kHealthyTimeout);
+  a.detail_every = 1;
+  ObservedCluster b = rarely.Cluster(kHealthyTimeout);
+  b.detail_every = 4;
+  CurlTransport transport({});
+  // Observer-wide: every 2 cycles; each cluster replaces it.
+  Observer observer(transport, {a, b}, nullptr, {}, {.detail_every = 2});
+  std::map<std::string, int> details;  // per cluster, over cycles 2..9
+  for (int i = 0; i < 10; ++i) {
+    const Observation o = Cycle(observer);
+    INFO("cycle " << i << ": " << ObservationToJson(o, true));
+    CHECK(Incomplete(o, "often", 2) == "");
+    CHECK(Incomplete(o, "rarely", 2) == "");
+    if (i < 2) continue;  // new jobs, then the second backpressure sample: details everywhere
+    for (const RequestSample& r : observer.LastRequests()) {
+      if (r.endpoint == "/jobs/{id}") ++details[r.cluster];
+    }
+  }
+  CHECK(details["often"] == 2 * 8);
+  // Each job in its own phase, once in every 4 cycles: 2 in 8 cycles.
+  CHECK(details["rarely"] == 2 * 2);
 }
 
 // Two clusters, `a` healthy and `b` the one that faults; each runs job-0 and job-1.
