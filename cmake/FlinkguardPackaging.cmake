@@ -1,7 +1,7 @@
 # Debian package via CPack (`cmake --build <dir> --target package`, or `cpack -G DEB` in the build
 # dir): the binary, the systemd units, the system user and state directory, the default config
 # (a conffile) and, under /usr/share/flinkguard, the default rule table, the Grafana dashboard,
-# the Prometheus rules for the agent and example configs.
+# the Prometheus rules for the agent and example configs; the man page in /usr/share/man/man1.
 #
 # Paths follow Debian 12: units in /lib/systemd/system (as debhelper puts them), sysusers.d and
 # tmpfiles.d in /usr/lib, the config in /etc/flinkguard. The units run /usr/bin/flinkguard, so
@@ -25,6 +25,18 @@ install(FILES ${FLINKGUARD_PKG_DIR}/flinkguard.yaml
               ${FLINKGUARD_PKG_DIR}/demo/flinkguard-demo.yaml
         DESTINATION share/flinkguard/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/flinkguard)
+# The man page, gzipped as Debian policy wants (at configure time; an edit reconfigures).
+set(FLINKGUARD_MAN_SRC ${FLINKGUARD_PKG_DIR}/man/flinkguard.1)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${FLINKGUARD_MAN_SRC})
+find_program(FLINKGUARD_GZIP gzip REQUIRED)
+file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/man)
+execute_process(COMMAND ${FLINKGUARD_GZIP} -9 -n -c ${FLINKGUARD_MAN_SRC}
+                OUTPUT_FILE ${PROJECT_BINARY_DIR}/man/flinkguard.1.gz
+                RESULT_VARIABLE FLINKGUARD_GZIP_RESULT)
+if(NOT FLINKGUARD_GZIP_RESULT EQUAL 0)
+  message(FATAL_ERROR "gzip of ${FLINKGUARD_MAN_SRC} failed: ${FLINKGUARD_GZIP_RESULT}")
+endif()
+install(FILES ${PROJECT_BINARY_DIR}/man/flinkguard.1.gz DESTINATION share/man/man1)
 
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "flinkguard")

@@ -11,8 +11,10 @@ build_pkgs=(
   libsystemd-dev
 )
 # systemd: systemd-analyze (unit checks) and systemd-sysusers/-tmpfiles (the .deb's postinst);
-# dpkg-dev: dpkg-shlibdeps, which computes the .deb's dependencies.
-test_pkgs=(python3 curl prometheus prometheus-alertmanager zookeeper python3-kazoo wrk systemd dpkg-dev)
+# dpkg-dev: dpkg-shlibdeps, which computes the .deb's dependencies; groff-base: renders the man
+# page with every warning on.
+test_pkgs=(python3 curl prometheus prometheus-alertmanager zookeeper python3-kazoo wrk systemd dpkg-dev
+  groff-base)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${test_pkgs[@]}"); fi

@@ -3,6 +3,8 @@
 // examples), computed dependencies, and an install with dpkg into a throwaway root (maintainer
 // scripts run chrootless with DPKG_ROOT, creating the user and the state directory there), from
 // which `flinkguard --version` and `check-config` on the default config run; then a purge.
+// The man page in the package renders without a warning and documents every subcommand of the
+// installed binary's --help with each of its options (and no subcommand it no longer has).
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -41,6 +44,7 @@ const std::vector<std::string> kExpectedFiles = {
     "./usr/share/flinkguard/examples/flinkguard.yaml",
     "./usr/share/flinkguard/examples/flinkguard-demo.yaml",
     "./usr/share/doc/flinkguard/README.md",
+    "./usr/share/man/man1/flinkguard.1.gz",
 };
 
 // The path column of `dpkg-deb -c` (the last field of each line).
@@ -71,6 +75,117 @@ long Uid(const std::string& passwd, const std::string& user) {
     return std::stol(uid);
   }
   return -1;
+}
+
+// The entries of the block of `text` after the line `heading`, up to the next line that does not
+// start with two spaces, as their first word: the names of --help's "Subcommands:" or "Options:".
+std::vector<std::string> HelpBlock(const std::string& text, const std::string& heading) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!inside) {
+      inside = line == heading;
+      continue;
+    }
+    if (line.rfind("  ", 0) != 0) break;
+    if (line.size() > 2 && line[2] == ' ') continue;  // a wrapped description
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    if (!first.empty()) out.push_back(first);
+  }
+  return out;
+}
+
+// The long options of a --help "Options:" entry such as "-c,--config" ("--help" left out).
+std::vector<std::string> LongOptions(const std::vector<std::string>& entries) {
+  std::vector<std::string> out;
+  for (const std::string& e : entries) {
+    std::istringstream names(e);
+    for (std::string n; std::getline(names, n, ',');) {
+      if (n.rfind("--", 0) == 0 && n != "--help") out.push_back(n);
+    }
+  }
+  return out;
+}
+
+// roff source with the escaped minus (\-) written as a plain '-'.
+std::string Unescaped(std::string roff) {
+  for (std::size_t at = roff.find("\\-"); at != std::string::npos; at = roff.find("\\-", at)) {
+    roff.erase(at, 1);
+  }
+  return roff;
+}
+
+// The subsections (.SS) of the man page's COMMANDS section: name -> its text.
+std::map<std::string, std::string> CommandSections(const std::string& page) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(Unescaped(page));
+  bool in_commands = false;
+  std::string current;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(".SH", 0) == 0) {
+      in_commands = line == ".SH COMMANDS";
+      current.clear();
+      continue;
+    }
+    if (!in_commands) continue;
+    if (line.rfind(".SS ", 0) == 0) {
+      current = line.substr(4);
+      out[current];
+      continue;
+    }
+    if (!current.empty()) out[current] += line + "\n";
+  }
+  return out;
+}
+
+// The installed binary's subcommands and options against the installed man page.
+void CheckManPage(const std::string& bin, const std::string& page_gz, const TempDir& dir) {
+  const CommandResult unzipped = RunCommand({"gzip", "-dc", page_gz}, dir.path());
+  REQUIRE_MESSAGE(unzipped.exit_code == 0, unzipped.output);
+  const std::string page_file = dir.File("flinkguard.1");
+  std::ofstream(page_file) << unzipped.output;
+  // groff as man renders it on an 80-column terminal, every warning on; -z: no output but them.
+  const CommandResult render = RunCommand(
+      {"groff", "-man", "-ww", "-z", "-Tutf8", "-rLL=78n", page_file}, dir.path());
+  CHECK_MESSAGE(render.exit_code == 0, render.output);
+  CHECK_MESSAGE(render.output.empty(), "groff warnings on the man page:\n" << render.output);
+
+  const CommandResult help = RunCommand({bin, "--help"}, dir.path());
+  REQUIRE(help.exit_code == 0);
+  const std::vector<std::string> commands = HelpBlock(help.output, "Subcommands:");
+  REQUIRE_MESSAGE(commands.size() >= 10, help.output);
+  const std::map<std::string, std::string> sections = CommandSections(unzipped.output);
+  for (const std::string& command : commands) {
+    auto section = sections.find(command);
+    CHECK_MESSAGE(section != sections.end(), "subcommand '" << command
+                      << "' of flinkguard --help has no '.SS " << command
+                      << "' under COMMANDS in packaging/man/flinkguard.1");
+    if (section == sections.end()) continue;
+    const CommandResult sub_help = RunCommand({bin, command, "--help"}, dir.path());
+    REQUIRE(sub_help.exit_code == 0);
+    for (const std::string& option : LongOptions(HelpBlock(sub_help.output, "Options:"))) {
+      CHECK_MESSAGE(section->second.find(option) != std::string::npos,
+                    "flinkguard " << command << " " << option
+                                  << " is not described in its man page section");
+    }
+  }
+  for (const auto& [name, text] : sections) {
+    CHECK_MESSAGE(Contains(commands, name), "the man page describes '" << name
+                      << "', which flinkguard --help does not list");
+  }
+  // The global options and the sections a reader looks for.
+  for (const std::string& option : LongOptions(HelpBlock(help.output, "Options:"))) {
+    CHECK_MESSAGE(Unescaped(unzipped.output).find(option) != std::string::npos, option);
+  }
+  for (const char* heading : {".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS",
+                              ".SH FILES", ".SH SIGNALS", ".SH EXIT STATUS", ".SH EXAMPLES",
+                              ".SH SEE ALSO"}) {
+    CHECK_MESSAGE(unzipped.output.find(std::string("\n") + heading + "\n") != std::string::npos,
+                  heading);
+  }
 }
 
 TEST_CASE("the .deb: contents, conffile, dependencies; installed into a throwaway root") {
@@ -147,6 +262,7 @@ TEST_CASE("the .deb: contents, conffile, dependencies; installed into a throwawa
   CHECK(version.exit_code == 0);
   CHECK(version.output.rfind("flinkguard 0.", 0) == 0);
   std::cout << "installed: " << version.output;
+  CheckManPage(bin, root + "/usr/share/man/man1/flinkguard.1.gz", dir);
   const CommandResult check = RunCommand(
       {bin, "check-config", "--config", root + "/etc/flinkguard/flinkguard.yaml"}, dir.path());
   CHECK_MESSAGE(check.exit_code == 0, check.output);
