@@ -322,6 +322,7 @@ struct CycleFigures {
   std::size_t checkpoint_fresh = 0;
   std::size_t checkpoint_bound = 0;  // of which the age is an upper bound (restore points stale)
   std::size_t qps_fresh = 0;
+  std::size_t lag_fresh = 0;
   std::size_t backpressure_fresh = 0;
   std::size_t complete = 0;  // all of the above
   std::int64_t rss_kib = 0;
@@ -341,31 +342,34 @@ void CountFreshness(const Observation& obs, CycleFigures& f) {
                             s.checkpoint_age_ms.fresh() && s.checkpoint_settings.fresh();
     f.checkpoint_bound += checkpoint && s.checkpoint_age_upper_bound;
     const bool qps = s.qps.fresh();
+    const bool lag = s.lag.fresh();
     const bool bp = s.backpressure.fresh();
     f.status_fresh += status;
     f.metrics_fresh += metrics;
     f.checkpoint_fresh += checkpoint;
     f.qps_fresh += qps;
+    f.lag_fresh += lag;
     f.backpressure_fresh += bp;
-    f.complete += status && metrics && checkpoint && qps && bp;
+    f.complete += status && metrics && checkpoint && qps && lag && bp;
   }
 }
 
 void PrintCycleHeader() {
-  std::printf("%5s %8s %8s %7s %8s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s\n",
+  std::printf("%5s %8s %8s %7s %8s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s %6s\n",
               "cycle", "wall_ms", "cpu_ms", "cpu/int", "requests", "req/s", "probs", "sim_cpu",
-              "busy", "rssMiB", "jobs", "status", "metric", "chkpt", "bound", "qps", "bp", "compl");
+              "busy", "rssMiB", "jobs", "status", "metric", "chkpt", "bound", "qps", "lag", "bp",
+              "compl");
 }
 
 void PrintCycle(int i, const CycleFigures& f, double interval_s) {
   std::printf(
       "%5d %8.0f %8.0f %6.1f%% %8lld %8.0f %6zu %7.2fs %5.0f%% %6.1f | %6zu %6zu %6zu %6zu "
-      "%6zu %6zu %6zu %6zu\n",
+      "%6zu %6zu %6zu %6zu %6zu\n",
       i, f.wall_s * 1e3, f.cpu_s * 1e3, 100 * f.cpu_s / interval_s,
       static_cast<long long>(f.requests), static_cast<double>(f.requests) / f.wall_s, f.problems,
       f.sim_cpu_s, 100 * f.machine_busy, static_cast<double>(f.rss_kib) / 1024.0, f.jobs,
       f.status_fresh, f.metrics_fresh, f.checkpoint_fresh, f.checkpoint_bound, f.qps_fresh,
-      f.backpressure_fresh, f.complete);
+      f.lag_fresh, f.backpressure_fresh, f.complete);
   std::fflush(stdout);
 }
 
@@ -463,7 +467,8 @@ function init(args)
       requests[#requests + 1] = wrk.format("GET", base, headers)
       if job[2] ~= "" then
         requests[#requests + 1] = wrk.format("GET", base .. "/vertices/" .. job[2] ..
-            "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum", headers)
+            "/subtasks/metrics?get=numRecordsOutPerSecond,Source__Events.pendingRecords&agg=sum",
+            headers)
       end
       requests[#requests + 1] = wrk.format("GET", base .. "/checkpoints", headers)
     end
@@ -687,8 +692,8 @@ int Main(int argc, char** argv) {
       "cpu/int: cpu_ms / interval;\n sim_cpu: CPU of all flinksim processes during the "
       "cycle; busy: all cores busy during the cycle;\n status..compl: jobs whose fields "
       "are fresh: status RUNNING+all tasks, metrics, checkpoint (restore point fresh, or stale "
-      "with\n the age an upper bound), of which bound: the age is an upper bound, qps, "
-      "backpressure, all)\n\n");
+      "with\n the age an upper bound), of which bound: the age is an upper bound, qps, source "
+      "lag, backpressure, all)\n\n");
   PrintSummary("all cycles", figures, 0, interval_s);
   if (figures.size() > 1) PrintSummary("steady state (cycles 2..K)", figures, 1, interval_s);
   const CycleFigures& last = figures.back();
