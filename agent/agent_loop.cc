@@ -441,10 +441,17 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
   in.settings.shared_schemes = {config_.failover.shared_schemes.begin(),
                                 config_.failover.shared_schemes.end()};
   in.settings.dry_run = config_.agent.dry_run;
+  if (config_.failover.failback_auto) in.settings.failback_after_ms = Ms(config_.failover.failback_after);
   bool any_down = false;
   for (const ClusterSnapshot& c : o.clusters) {
     any_down |= !c.reachable && c.consecutive_failures >= in.settings.down_after_polls;
+    if (c.reachable) {
+      up_since_.emplace(c.name, now_ms);
+    } else {
+      up_since_.erase(c.name);
+    }
   }
+  in.up_since = up_since_;
   for (const JobConfig& j : config_.jobs) {
     FailoverJob f;
     f.name = j.name;
@@ -452,11 +459,16 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
     f.failover = j.failover;
     f.slots = j.parallelism.value_or(1);
     f.allow_fresh_state = j.recovery.allow_fresh_state;
+    f.allow_non_restored_state = j.recovery.allow_non_restored_state;
     if (j.recovery.max_checkpoint_age) f.max_checkpoint_age_ms = Ms(*j.recovery.max_checkpoint_age);
     in.jobs.push_back(std::move(f));
     auto placed = placements_.find(j.name);
-    if (placed != placements_.end()) in.placement[j.name] = placed->second.cluster;
-    if (any_down) {
+    const bool away = placed != placements_.end() && placed->second.cluster != j.cluster;
+    if (placed != placements_.end()) {
+      in.placement[j.name] = placed->second.cluster;
+      in.placed_since[j.name] = placed->second.since_ms;
+    }
+    if (any_down || (away && in.settings.failback_after_ms)) {
       if (auto points = store_->RestorePoints(j.name); points) {
         in.points.insert(in.points.end(), points->begin(), points->end());
       }
@@ -473,18 +485,30 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
   in.in_flight = static_cast<int>(failovers_.size());
   FailoverOutput out = PlanFailovers(in);
   refusals = std::move(out.refusals);
+  departed_.clear();
+  for (const std::string& d : out.down) {
+    for (const auto& [job, where] : in.placement) {
+      if (where != d) departed_.push_back(DepartedCopy{job, d});
+    }
+  }
 
   // A standby (or an agent without its journal) decides nothing further: the leader acts.
   if (executor_ == nullptr) {
-    if (!out.moves.empty() || !out.stale.empty()) {
-      spdlog::debug("failover decisions left to the leader: {} moves, {} stale copies",
-                    out.moves.size(), out.stale.size());
+    if (!out.moves.empty() || !out.stale.empty() || !out.failbacks.empty()) {
+      spdlog::debug("failover decisions left to the leader: {} moves, {} failbacks, {} stale copies",
+                    out.moves.size(), out.failbacks.size(), out.stale.size());
     }
     refusals.clear();
     return;
   }
+  for (FailoverMove& fb : out.failbacks) out.moves.push_back(std::move(fb));
   for (const FailoverMove& m : out.moves) {
-    spdlog::warn("{}: {}", m.plan.job, m.plan.reason);
+    const bool failback = m.plan.rules == std::vector<std::string>{"failback"};
+    if (failback) {
+      spdlog::info("{}: {}", m.plan.job, m.plan.reason);
+    } else {
+      spdlog::warn("{}: {}", m.plan.job, m.plan.reason);
+    }
     std::optional<Placement> previous;
     if (auto it = placements_.find(m.plan.job); it != placements_.end()) previous = it->second;
     // The placement is recorded before the submit, so a restart or another replica never
@@ -497,7 +521,7 @@ void AgentLoop::RunFailover(const Observation& o, std::int64_t now_ms, CycleRepo
         continue;
       }
     }
-    auto id = StartPlan(m.plan, "failover", now_ms, report);
+    auto id = StartPlan(m.plan, failback ? "failback" : "failover", now_ms, report);
     if (!id || m.plan.dry_run) {
       if (!m.plan.dry_run && executor_ != nullptr) {
         Placement back =
@@ -572,7 +596,23 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   CycleReport report;
   report.observation = observer_.RunCycle(now_ms);
   const Observation& o = report.observation;
-  report.evaluation = engine_.Evaluate(o.jobs, now_ms, o.clusters);
+  if (departed_.empty()) {
+    report.evaluation = engine_.Evaluate(o.jobs, now_ms, o.clusters);
+  } else {
+    // Stale copies left on a cluster judged down (as of the last cycle) where the job no longer
+    // lives are not the job's current instance: the rules judge the one where it lives.
+    std::vector<JobSnapshot> current;
+    current.reserve(o.jobs.size());
+    for (const JobSnapshot& s : o.jobs) {
+      const bool departed =
+          !s.status.fresh() &&
+          std::any_of(departed_.begin(), departed_.end(), [&](const DepartedCopy& d) {
+            return d.job == s.name && d.cluster == s.cluster;
+          });
+      if (!departed) current.push_back(s);
+    }
+    report.evaluation = engine_.Evaluate(current, now_ms, o.clusters);
+  }
   for (const RuleTransition& t : report.evaluation.transitions) {
     spdlog::info("rule {} for {} on {}: {} -> {} ({})", t.rule, t.job, t.cluster,
                  RuleStateName(t.from), RuleStateName(t.to), t.reason);
@@ -634,6 +674,7 @@ CycleReport AgentLoop::RunCycle(std::int64_t now_ms, const std::string& late_rea
   in.snapshots = o.jobs;
   in.clusters = o.clusters;
   in.restore_points = points;
+  in.departed = departed_;
   in.attempts = attempts;
   in.in_progress = in_progress;
   in.loop_late = !late_reason.empty();

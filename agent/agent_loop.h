@@ -129,7 +129,12 @@ class AgentLoop {
   // Where jobs live when not on their configured cluster (failovers), as recorded in history.
   std::map<std::string, Placement> placements_;
   // Failovers under way: recovery id -> (job, the placement before it; nullopt = home).
-  std::map<std::string, std::pair<std::string, std::optional<Placement>>> failovers_;  // jobs whose newest savepoint was read from history
+  std::map<std::string, std::pair<std::string, std::optional<Placement>>> failovers_;
+  // Cluster -> start of its current run of answered polls (absent: not answering now).
+  std::map<std::string, std::int64_t> up_since_;
+  // Copies of jobs on clusters judged down where the job no longer lives: stale, cancelled when
+  // their cluster answers again; they do not hold up a recovery where the job lives (planner).
+  std::vector<DepartedCopy> departed_;
   // (job, cluster, kind) -> the point last written to the restore-point catalog.
   std::map<std::tuple<std::string, std::string, int>, RecordedPoint> recorded_points_;
   std::map<std::string, std::int64_t> last_sample_ms_;  // job id -> last sampled observation

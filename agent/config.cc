@@ -610,8 +610,19 @@ class SchemaLoader {
   }
 
   void ReadFailover(const YamlValue& value, FailoverConfig* f) {
-    MapReader m(r_, value, {"down_after", "down_after_polls", "max_concurrent", "shared_schemes"});
+    MapReader m(r_, value, {"down_after", "down_after_polls", "max_concurrent", "shared_schemes",
+                            "failback", "failback_after"});
     Optional(m, "down_after", &f->down_after, DurationReader(std::chrono::seconds{1}));
+    if (auto v = m.Get("failback")) {
+      if (auto s = r_.String(*v)) {
+        if (*s == "manual" || *s == "auto") {
+          f->failback_auto = *s == "auto";
+        } else {
+          r_.Report(*v, "expected manual or auto; found " + QuotedScalar(v->node));
+        }
+      }
+    }
+    Optional(m, "failback_after", &f->failback_after, DurationReader(std::chrono::seconds{1}));
     Optional(m, "down_after_polls", &f->down_after_polls,
              [this](const YamlValue& v) { return r_.Integer(v, 1, 1000); });
     Optional(m, "max_concurrent", &f->max_concurrent,

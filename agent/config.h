@@ -248,6 +248,10 @@ struct FailoverConfig {
   Duration down_after = std::chrono::minutes{1};
   int down_after_polls = 3;
   int max_concurrent = 5;  // failovers at once, region-wide (blast radius)
+  // Failback: manual (`flinkguard move`), or automatic once the home cluster has answered every
+  // poll for `failback_after` and the job has lived on its backup as long.
+  bool failback_auto = false;
+  Duration failback_after = std::chrono::minutes{30};
   // URI schemes every cluster can read. A restore point elsewhere (file: on a cluster's own
   // disk) is not used to start a job on another cluster; add "file" when it is a shared mount.
   std::vector<std::string> shared_schemes = {"s3",   "s3a",   "s3n",  "s3p",   "hdfs",

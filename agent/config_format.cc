@@ -211,6 +211,9 @@ std::string FormatConfig(const Config& config) {
   Dur(out, "down_after", config.failover.down_after);
   out << YAML::Key << "down_after_polls" << YAML::Value << config.failover.down_after_polls;
   out << YAML::Key << "max_concurrent" << YAML::Value << config.failover.max_concurrent;
+  out << YAML::Key << "failback" << YAML::Value
+      << (config.failover.failback_auto ? "auto" : "manual");
+  Dur(out, "failback_after", config.failover.failback_after);
   out << YAML::Key << "shared_schemes" << YAML::Value << YAML::Flow
       << config.failover.shared_schemes;
   out << YAML::EndMap;

@@ -100,9 +100,38 @@ int Report(const std::vector<EndedRecovery>& ended, Executor& executor, Recovery
 
 // Runs `plan` with the daemon's executor, journal and per-job locks, waits for the outcome and
 // prints each step. `command` names the command in messages ("recover", "update").
+// Records where a moved job lives now: with `ha:` shared through ZooKeeper first (fenced on the
+// job's lock, waiting a bounded time while the leader holds it), then in the history.
+bool RecordMovedPlacement(const Placement& p, ZooKeeperCoordinator* zk, SqliteHistoryStore& store,
+                          const std::string& command, const CliContext& ctx) {
+  if (zk != nullptr) {
+    Result<void> shared = Fail(Error::Transient("not tried"));
+    for (int i = 0; i < 300 && !g_stop_requested.load(); ++i) {  // at most 30 s
+      zk->Poll(WallMs());
+      shared = zk->PublishPlacement(p);
+      if (shared || shared.error().kind != ErrorKind::kTransient) break;
+      InterruptibleSleep(std::chrono::milliseconds(100));
+    }
+    if (!shared) {
+      ctx.err << "flinkguard " << command << ": moved, but the new placement was not shared "
+              << "through ZooKeeper: " << shared.error().message
+              << "; the replicas still think " << p.job << " lives elsewhere — run the command "
+              << "again or record it by hand\n";
+      return false;
+    }
+  }
+  if (auto ok = store.SetPlacement(p); !ok) {
+    ctx.err << "flinkguard " << command << ": moved, but the new placement was not recorded: "
+            << ok.error().message << "\n";
+    return false;
+  }
+  return true;
+}
+
 int Execute(const Config& config, SqliteHistoryStore& store, const Observation& o,
             const RecoveryPlan& plan, const std::string& trigger, const std::string& jar,
-            const std::string& command, const CliContext& ctx) {
+            const std::string& command, const CliContext& ctx,
+            const std::optional<Placement>& place_on_success = std::nullopt) {
   CurlTransport transport(TransportOptionsFor(config));
   LocalJobFence local_fence(config.agent.state_dir);
   ActionFence* fence = &local_fence;
@@ -142,7 +171,11 @@ int Execute(const Config& config, SqliteHistoryStore& store, const Observation& 
   }
   ctx.out << command << " " << *id << " started\n";
   ctx.out.flush();
-  return Report(RunToEnd(executor, zk.get()), executor, store, ctx);
+  const int code = Report(RunToEnd(executor, zk.get()), executor, store, ctx);
+  if (code != kExitOk || !place_on_success) return code;
+  if (!RecordMovedPlacement(*place_on_success, zk.get(), store, command, ctx)) return kExitFailure;
+  ctx.out << place_on_success->job << " now lives on " << place_on_success->cluster << "\n";
+  return kExitOk;
 }
 
 // The start every acting command shares: a valid config naming `job` in its catalog, signal
@@ -271,7 +304,8 @@ namespace {
 // the old instance keeps running (no fallback). Shared by update, deploy and move.
 int StopAndResubmit(const Config& config, SqliteHistoryStore& store, const Observation& o,
                     const JobSnapshot& live, const std::string& cluster, const std::string& jar,
-                    const std::string& command, const std::string& what, const CliContext& ctx) {
+                    const std::string& command, const std::string& what, const CliContext& ctx,
+                    const std::optional<Placement>& place_on_success = std::nullopt) {
   RecoveryPlan plan;
   plan.job = live.name;
   plan.cluster = cluster;
@@ -287,7 +321,7 @@ int StopAndResubmit(const Config& config, SqliteHistoryStore& store, const Obser
                 ", then submit on " + cluster + " from that savepoint; if the savepoint fails, " +
                 "the old job keeps running";
   ctx.out << PlanText(plan);
-  return Execute(config, store, o, plan, command, jar, command, ctx);
+  return Execute(config, store, o, plan, command, jar, command, ctx, place_on_success);
 }
 
 bool CheckJar(const std::string& jar, const std::string& command, const CliContext& ctx) {
@@ -392,18 +426,10 @@ int RunMove(const ManualOptions& options, std::optional<LogLevel> log_level_flag
       return kExitFailure;
     }
   }
-  const int code = StopAndResubmit(*config, *store, o, *live, options.to, "", "move",
-                                   "move to " + options.to, ctx);
-  if (code == kExitOk) {
-    Placement p{options.job, options.to, WallMs(), "moved by hand from " + live->cluster};
-    if (auto ok = store->SetPlacement(p); !ok) {
-      ctx.err << "flinkguard move: moved, but the new placement was not recorded: "
-              << ok.error().message << "\n";
-      return kExitFailure;
-    }
-    ctx.out << options.job << " now lives on " << options.to << "\n";
-  }
-  return code;
+  return StopAndResubmit(*config, *store, o, *live, options.to, "", "move",
+                         "move to " + options.to, ctx,
+                         Placement{options.job, options.to, WallMs(),
+                                   "moved by hand from " + live->cluster});
 }
 
 int RunSavepoint(const ManualOptions& options, std::optional<LogLevel> log_level_flag,

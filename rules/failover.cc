@@ -39,6 +39,64 @@ std::string JoinWith(const std::vector<std::string>& parts, const char* sep) {
   return out;
 }
 
+// A job living on backup `lives` goes home when home has answered every poll for
+// failback_after, the job has lived on the backup as long, runs there healthy (one instance,
+// RUNNING, every task running), home has the slots, and its newest restore point is on shared
+// storage (the savepoint the stop takes is written next to it; home must read it).
+std::optional<FailoverMove> PlanFailback(const FailoverInput& in, const FailoverJob& job,
+                                         const std::string& lives,
+                                         const std::vector<const JobSnapshot*>& live,
+                                         const std::set<std::string>& down) {
+  const FailoverSettings& set = in.settings;
+  const std::int64_t after = *set.failback_after_ms;
+  const ClusterSnapshot* home = FindCluster(in.clusters, job.home);
+  if (home == nullptr || down.count(job.home) != 0 || !home->reachable ||
+      !home->capacity_known || home->slots_available < job.slots) {
+    return std::nullopt;
+  }
+  auto up = in.up_since.find(job.home);
+  if (up == in.up_since.end() || in.now_ms - up->second < after) return std::nullopt;
+  auto since = in.placed_since.find(job.name);
+  if (since != in.placed_since.end() && in.now_ms - since->second < after) return std::nullopt;
+  if (live.size() != 1) return std::nullopt;
+  const JobSnapshot& s = *live.front();
+  if (s.cluster != lives || *s.status.value != JobStatus::kRunning ||
+      !s.all_tasks_running.fresh() || !s.all_tasks_running.value.value_or(false)) {
+    return std::nullopt;
+  }
+  // Every other instance of the job is known to be over (none stale, none live at home).
+  for (const JobSnapshot& o : in.snapshots) {
+    if (o.name != job.name || &o == &s) continue;
+    if (!o.status.known() || !IsGloballyTerminal(*o.status.value)) return std::nullopt;
+  }
+  const KnownRestorePoint* newest = nullptr;
+  for (const KnownRestorePoint& p : in.points) {
+    if (p.job != job.name || p.point.discarded || !p.point.addressable) continue;
+    if (newest == nullptr || When(p.point) > When(newest->point)) newest = &p;
+  }
+  if (newest == nullptr || !OnSharedStorage(newest->point.path, set.shared_schemes)) {
+    return std::nullopt;
+  }
+  RecoveryPlan plan;
+  plan.job = job.name;
+  plan.cluster = job.home;
+  plan.stop_job_id = s.job_id;
+  plan.strategy = Strategy::kSavepoint;
+  plan.restore_from_stop_savepoint = true;
+  plan.allow_non_restored_state = job.allow_non_restored_state;
+  plan.steps = {StepKind::kStopWithSavepoint, StepKind::kWaitTerminal, StepKind::kSubmit,
+                StepKind::kVerify};
+  plan.severity = Severity::kInfo;
+  plan.rules = {"failback"};
+  plan.dry_run = set.dry_run;
+  plan.reason = "failback: " + job.home + " has answered every poll for " +
+                Secs(in.now_ms - up->second) + " (failback_after " + Secs(after) + "): " +
+                "stop-with-savepoint of " + s.job_id + " on " + lives + ", then submit on " +
+                job.home + " from that savepoint; if the savepoint fails, " + job.name +
+                " keeps running on " + lives;
+  return FailoverMove{std::move(plan), lives};
+}
+
 }  // namespace
 
 bool OnSharedStorage(const std::string& path, const std::set<std::string>& shared_schemes) {
@@ -75,6 +133,7 @@ FailoverOutput PlanFailovers(const FailoverInput& in) {
     const bool runs_where_it_lives = std::any_of(
         live.begin(), live.end(), [&](const JobSnapshot* s) { return s->cluster == lives; });
     if (placed != in.placement.end() && runs_where_it_lives && !busy) {
+      bool stale = false;
       for (const JobSnapshot* s : live) {
         if (s->cluster == lives) continue;
         StaleCancel sc;
@@ -92,7 +151,23 @@ FailoverOutput PlanFailovers(const FailoverInput& in) {
                          lives + " since a failover: cancelled, not savepointed, so it cannot "
                          "write over the new instance's output";
         out.stale.push_back(std::move(sc));
+        stale = true;
         break;  // one at a time per job
+      }
+      if (!stale && lives != job.home && set.failback_after_ms) {
+        if (auto fb = PlanFailback(in, job, lives, live, down); fb) {
+          if (budget > 0) {
+            --budget;
+            out.failbacks.push_back(std::move(*fb));
+          } else {
+            out.refusals.push_back(Refusal{job.name,
+                                           "failback of " + job.name + " to " + job.home +
+                                               " waits; the cap of " +
+                                               std::to_string(set.max_concurrent) +
+                                               " failovers at once is reached",
+                                           false, RefusalCause::kBlastRadius});
+          }
+        }
       }
       continue;
     }

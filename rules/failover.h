@@ -28,6 +28,10 @@ struct FailoverSettings {
   std::set<std::string> shared_schemes = {"s3",   "s3a", "s3n",  "s3p", "hdfs", "viewfs", "gs",
                                           "oss",  "abfs", "abfss", "wasb", "wasbs", "cos", "obs"};
   bool dry_run = false;
+  // Automatic failback: a job living on a backup cluster moves home (stop-with-savepoint, submit
+  // at home from it) once its home cluster has answered every poll for this long and the job
+  // has lived on the backup at least as long. nullopt = manual (`flinkguard move`).
+  std::optional<std::int64_t> failback_after_ms;
 };
 
 // A catalog job as failover sees it.
@@ -37,6 +41,7 @@ struct FailoverJob {
   std::vector<std::string> failover;  // backup clusters, in order of preference
   int slots = 1;                      // slots the job needs (its parallelism; 1 when unknown)
   bool allow_fresh_state = false;
+  bool allow_non_restored_state = false;
   std::optional<std::int64_t> max_checkpoint_age_ms;
 };
 
@@ -48,6 +53,10 @@ struct FailoverInput {
   std::vector<JobSnapshot> snapshots;        // every instance, fresh or stale
   std::vector<KnownRestorePoint> points;     // restore points of the jobs (newest first or not)
   std::map<std::string, std::string> placement;  // job -> cluster it lives on now (absent = home)
+  std::map<std::string, std::int64_t> placed_since;  // job -> since when (with `placement`)
+  // cluster -> start of its current run of answered polls, as this agent saw it (absent = not
+  // answering now, or not known long enough).
+  std::map<std::string, std::int64_t> up_since;
   std::set<std::string> busy;                // jobs with a recovery or failover under way
   int in_flight = 0;                         // failovers under way now
 };
@@ -68,6 +77,9 @@ struct StaleCancel {
 struct FailoverOutput {
   std::vector<std::string> down;  // clusters considered down, sorted
   std::vector<FailoverMove> moves;
+  // Jobs going home (automatic failback): plan.steps {kStopWithSavepoint, kWaitTerminal,
+  // kSubmit, kVerify} with restore_from_stop_savepoint; `from` = the backup it leaves.
+  std::vector<FailoverMove> failbacks;
   std::vector<StaleCancel> stale;
   std::vector<Refusal> refusals;  // pages (no usable point, no backup) and deferrals
 };

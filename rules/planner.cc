@@ -309,8 +309,16 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
                   "TILT: the loop ran late" +
                       (in.loop_late_reason.empty() ? "" : " (" + in.loop_late_reason + ")"));
   }
+  std::vector<std::string> presumed_down;
   for (const JobSnapshot* s : c.instances) {
     if (s->status.known() && IsGloballyTerminal(*s->status.value)) continue;
+    if (!s->status.fresh() &&
+        std::any_of(in.departed.begin(), in.departed.end(), [&](const DepartedCopy& d) {
+          return d.job == c.name && d.cluster == s->cluster;
+        })) {
+      presumed_down.push_back(s->cluster);
+      continue;
+    }
     if (!s->status.fresh()) {
       return Refuse(c, RefusalCause::kUntrusted,
                     "TILT: status of instance " + s->job_id + " on " + s->cluster + " is " +
@@ -456,6 +464,9 @@ Decision Decide(const JobCase& c, const PlanInput& in, const std::set<std::strin
   plan.severity = c.severity;
   plan.rules = c.rules;
   plan.escalates_attempt_id = escalates;
+  std::sort(presumed_down.begin(), presumed_down.end());
+  presumed_down.erase(std::unique(presumed_down.begin(), presumed_down.end()), presumed_down.end());
+  plan.presumed_down = std::move(presumed_down);
 
   std::vector<std::string> head;
   head.push_back(Join(c.rules, ", ") + " (" + SeverityName(c.severity) + ")");

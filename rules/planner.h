@@ -40,6 +40,14 @@ struct PlannerSettings {
 };
 
 // One call's input. The spans are not owned: what they view must outlive the Plan() call.
+// An instance of `job` on `cluster`, a cluster judged down (rules/failover.h) where the job no
+// longer lives: a stale copy, cancelled when the cluster answers again. Its unknown state does
+// not hold up a recovery where the job lives, and the plan names the cluster in presumed_down.
+struct DepartedCopy {
+  std::string job;
+  std::string cluster;
+};
+
 struct PlanInput {
   std::int64_t now_ms = 0;  // epoch milliseconds
   PlannerSettings settings;
@@ -53,6 +61,7 @@ struct PlanInput {
   std::span<const KnownRestorePoint> restore_points;  // from history, any job
   std::span<const RecoveryAttempt> attempts;          // from history, any job, any age
   std::span<const std::string> in_progress;           // jobs with a recovery under way
+  std::span<const DepartedCopy> departed;
   // TILT: the loop ran late (clock jump, overload); nothing is planned this cycle.
   bool loop_late = false;
   std::string loop_late_reason;  // e.g. "cycle started 45s late"

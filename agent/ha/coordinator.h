@@ -67,7 +67,9 @@ class Coordinator {
 
   // Where jobs live after failovers and moves, shared by the replicas (so a new leader agrees
   // with the old one). A single instance shares nothing: its history is the only record.
-  // Publish: only while leading, fenced on the leadership node; an Error = not recorded.
+  // Publish: a replica only while leading, fenced on its election node; a command that does not
+  // compete (`flinkguard move`) fenced on the job's lock, which it takes for the write (a
+  // Transient error while another holds it). An Error = not recorded.
   [[nodiscard]] virtual Result<void> PublishPlacement(const Placement& p) {
     (void)p;
     return {};

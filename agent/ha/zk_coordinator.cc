@@ -642,22 +642,45 @@ Result<int> ZooKeeperCoordinator::Adopt(RecoveryJournal& journal, std::int64_t n
 }
 
 Result<void> ZooKeeperCoordinator::PublishPlacement(const Placement& p) {
-  if (!Leading()) {
-    return Fail(Error::Transient("placement of " + p.job + " not shared: this replica does not "
-                                 "lead (ZooKeeper session " + std::string(SessionStateName(state_)) +
-                                 ")"));
+  // A replica writes fenced on its election node (only the leader moves jobs); a person's
+  // command (`flinkguard move`, compete = false) fenced on the job's lock, taken for the write.
+  std::string fence;
+  if (options_.compete) {
+    if (!Leading()) {
+      return Fail(Error::Transient("placement of " + p.job + " not shared: this replica does "
+                                   "not lead (ZooKeeper session " +
+                                   std::string(SessionStateName(state_)) + ")"));
+    }
+    fence = options_.root + "/leader/" + latch_;
+  } else {
+    if (!Connected()) {
+      return Fail(Error::Transient("placement of " + p.job + " not shared: ZooKeeper session " +
+                                   std::string(SessionStateName(state_))));
+    }
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    auto token = TryLock(p.job, now_ms);
+    if (!token) return Fail(token.error());
+    const JobLock& l = locks_[p.job];
+    fence = l.dir + "/" + l.node;
   }
+  auto written = WritePlacement(p, fence);
+  if (!options_.compete) Release(p.job);
+  return written;
+}
+
+Result<void> ZooKeeperCoordinator::WritePlacement(const Placement& p, const std::string& fence) {
   const std::string dir = options_.root + "/placements";
   if (auto ok = EnsurePath(dir); !ok) return ok;
   const std::string path = dir + "/" + EncodeJobNode(p.job);
-  const std::string latch = options_.root + "/leader/" + latch_;
   const std::string data = PlacementJson(p);
   int rc = ZOK;
   zoo_op_result_t results[2] = {};
-  // Fenced on our election node: a replica that lost its session cannot write a placement.
+  // Fenced: a replica (or command) that lost its session cannot write a placement.
   for (int attempt = 0; attempt < 2; ++attempt) {
     zoo_op_t ops[2];
-    zoo_check_op_init(&ops[0], latch.c_str(), -1);
+    zoo_check_op_init(&ops[0], fence.c_str(), -1);
     if (attempt == 0) {
       zoo_set_op_init(&ops[1], path.c_str(), data.data(), static_cast<int>(data.size()), -1,
                       nullptr);
@@ -672,8 +695,8 @@ Result<void> ZooKeeperCoordinator::PublishPlacement(const Placement& p) {
   if (rc != ZOK) {
     if (results[0].err == ZNONODE) {
       ++stats_.fencing_rejections;
-      return Fail(Error::Permanent("placement of " + p.job + " not shared: our election node " +
-                                   latch + " is gone (session lost?)"));
+      return Fail(Error::Permanent("placement of " + p.job + " not shared: our node " + fence +
+                                   " is gone (session lost?)"));
     }
     return Fail(ZkError(rc, "share placement of " + p.job));
   }

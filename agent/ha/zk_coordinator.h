@@ -107,6 +107,8 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   // Our place in `dir`: held (first), or waiting behind a predecessor (watched).
   Result<bool> FirstInLine(const std::string& dir, const std::string& own, std::string* ahead);
   Result<std::int64_t> TryLock(const std::string& job, std::int64_t now_ms);
+  // zoo_multi(check `fence` exists, set or create the placement node of p.job).
+  Result<void> WritePlacement(const Placement& p, const std::string& fence);
   void DropLocks(bool delete_nodes);
   void NoteIgnored(const std::string& dir, const std::vector<std::string>& names);
   Error ZkError(int rc, const std::string& what);  // and marks the session lost when dead

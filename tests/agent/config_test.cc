@@ -859,8 +859,11 @@ TEST_CASE("failover settings: values, defaults and errors") {
   const ConfigLoadResult good = LoadYaml(
       std::string(kMinimal) +
       "failover: {down_after: 2m, down_after_polls: 5, max_concurrent: 2, shared_schemes: [s3, "
-      "file]}\n");
+      "file], failback: auto, failback_after: 45m}\n");
   REQUIRE(good.ok());
+  CHECK(good.config->failover.failback_auto);
+  CHECK(good.config->failover.failback_after == std::chrono::minutes{45});
+  CHECK(Contains(FormatConfig(*good.config), "failback: auto"));
   CHECK(good.config->failover.down_after == std::chrono::minutes{2});
   CHECK(good.config->failover.down_after_polls == 5);
   CHECK(good.config->failover.max_concurrent == 2);
@@ -870,14 +873,20 @@ TEST_CASE("failover settings: values, defaults and errors") {
   REQUIRE(defaults.ok());
   CHECK(defaults.config->failover.down_after == std::chrono::minutes{1});
   CHECK(defaults.config->failover.down_after_polls == 3);
+  CHECK_FALSE(defaults.config->failover.failback_auto);
+  CHECK(defaults.config->failover.failback_after == std::chrono::minutes{30});
   const ConfigLoadResult bad = LoadYaml(
       std::string(kMinimal) +
-      "failover: {down_after: 0s, down_after_polls: 0, shared_schemes: ['S3://'], after: 1m}\n");
+      "failover: {down_after: 0s, down_after_polls: 0, shared_schemes: ['S3://'], after: 1m, "
+      "failback: sometimes, failback_after: 0s}\n");
   CHECK_FALSE(bad.ok());
   CHECK(Contains(OnlyProblemAt(bad, "failover.down_after").message, "1s"));
   CHECK(Contains(OnlyProblemAt(bad, "failover.down_after_polls").message, "from 1 to 1000"));
   CHECK(Contains(OnlyProblemAt(bad, "failover.shared_schemes").message, "URI schemes"));
   CHECK(Contains(OnlyProblemAt(bad, "failover.after").message, "unknown key"));
+  CHECK(Contains(OnlyProblemAt(bad, "failover.failback").message,
+                 "expected manual or auto; found 'sometimes'"));
+  CHECK(Contains(OnlyProblemAt(bad, "failover.failback_after").message, "1s"));
 }
 
 TEST_CASE("ha settings are checked") {

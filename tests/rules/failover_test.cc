@@ -183,6 +183,113 @@ TEST_CASE("stale copies: an instance running where the job no longer lives is ca
   CHECK(PlanFailovers(in).stale.empty());
 }
 
+// ads lives on yarn-b since a failover 20 minutes ago; yarn-a has answered for 40 minutes.
+FailoverInput AwayFromHome() {
+  FailoverInput in = Base();
+  in.settings.failback_after_ms = 30 * kMin;
+  in.clusters[0] = Up("yarn-a", kT0, 10);
+  in.up_since = {{"yarn-a", kT0 - 40 * kMin}, {"yarn-b", kT0 - 90 * kMin}};
+  in.placement = {{"ads", "yarn-b"}};
+  in.placed_since = {{"ads", kT0 - 35 * kMin}};
+  JobSnapshot old = Instance("ads", "yarn-a", "old", JobStatus::kCanceled, kT0);
+  in.snapshots = {old, Instance("ads", "yarn-b", "new", JobStatus::kRunning, kT0)};
+  return in;
+}
+
+TEST_CASE("failback: home healthy for failback_after moves the job home with a savepoint") {
+  FailoverInput in = AwayFromHome();
+  FailoverOutput out = PlanFailovers(in);
+  CHECK(out.moves.empty());
+  CHECK(out.stale.empty());
+  REQUIRE(out.failbacks.size() == 1);
+  const RecoveryPlan& p = out.failbacks[0].plan;
+  CHECK(out.failbacks[0].from == "yarn-b");
+  CHECK(p.cluster == "yarn-a");
+  CHECK(p.stop_job_id == "new");
+  CHECK(p.restore_from_stop_savepoint);
+  CHECK_FALSE(p.restore_point.has_value());
+  CHECK(p.steps == std::vector<StepKind>{StepKind::kStopWithSavepoint, StepKind::kWaitTerminal,
+                                         StepKind::kSubmit, StepKind::kVerify});
+  CHECK(p.rules == std::vector<std::string>{"failback"});
+  CHECK(p.reason.find("yarn-a has answered every poll for 40m") != std::string::npos);
+
+  // Manual failback (the default): nothing.
+  in.settings.failback_after_ms.reset();
+  CHECK(PlanFailovers(in).failbacks.empty());
+}
+
+TEST_CASE("failback: not before home and the job were settled long enough, nor onto a full, "
+          "unknown or down home, nor of an unhealthy or busy job") {
+  const auto none = [](const FailoverInput& in) { return PlanFailovers(in).failbacks.empty(); };
+  {
+    FailoverInput in = AwayFromHome();
+    in.up_since["yarn-a"] = kT0 - 10 * kMin;  // home back for 10 minutes only
+    CHECK(none(in));
+    in.up_since.erase("yarn-a");  // not answering now
+    CHECK(none(in));
+  }
+  {
+    FailoverInput in = AwayFromHome();
+    in.placed_since["ads"] = kT0 - 5 * kMin;  // moved 5 minutes ago
+    CHECK(none(in));
+  }
+  {
+    FailoverInput in = AwayFromHome();
+    in.clusters[0] = Up("yarn-a", kT0, 4);  // 4 free slots of 8
+    CHECK(none(in));
+    in.clusters[0].capacity_known = false;
+    in.clusters[0].slots_available = 64;
+    CHECK(none(in));
+    in.clusters[0] = Down("yarn-a", kT0, 6, 2 * kMin);
+    CHECK(none(in));
+  }
+  {
+    FailoverInput in = AwayFromHome();
+    in.snapshots[1].all_tasks_running.SetFresh(false, kT0);
+    CHECK(none(in));
+    in.snapshots[1] = Instance("ads", "yarn-b", "new", JobStatus::kRestarting, kT0);
+    CHECK(none(in));
+  }
+  {
+    FailoverInput in = AwayFromHome();
+    in.busy = {"ads"};
+    CHECK(none(in));
+  }
+  {
+    // The old instance's fate unknown (its status stale): not while it might be live.
+    FailoverInput in = AwayFromHome();
+    in.snapshots[0] = Instance("ads", "yarn-a", "old", JobStatus::kRunning, kT0 - kMin);
+    in.snapshots[0].status.MarkStale("timed out");
+    CHECK(none(in));
+  }
+  {
+    // Restore points only on the backup's own disk: home could not read the savepoint.
+    FailoverInput in = AwayFromHome();
+    in.points = {Point("ads", "file:/var/flink/chk-9", kT0 - kMin)};
+    CHECK(none(in));
+    in.points.clear();
+    CHECK(none(in));
+  }
+}
+
+TEST_CASE("failback: a copy still running at home is cancelled first; the cap holds failbacks") {
+  FailoverInput in = AwayFromHome();
+  in.snapshots[0] = Instance("ads", "yarn-a", "old", JobStatus::kRunning, kT0);
+  FailoverOutput out = PlanFailovers(in);
+  CHECK(out.failbacks.empty());
+  REQUIRE(out.stale.size() == 1);
+  CHECK(out.stale[0].plan.stop_job_id == "old");
+
+  in = AwayFromHome();
+  in.settings.max_concurrent = 2;
+  in.in_flight = 2;
+  out = PlanFailovers(in);
+  CHECK(out.failbacks.empty());
+  REQUIRE(out.refusals.size() == 1);
+  CHECK(out.refusals[0].cause == RefusalCause::kBlastRadius);
+  CHECK_FALSE(out.refusals[0].page);
+}
+
 TEST_CASE("OnSharedStorage reads the URI scheme") {
   const std::set<std::string> schemes = {"s3", "hdfs"};
   CHECK(OnSharedStorage("s3://bucket/x", schemes));

@@ -722,6 +722,46 @@ TEST_CASE("TILT: no plan on a stale job status; counted, not paged") {
   CHECK(PlanOnce(s).plans.size() == 1);
 }
 
+TEST_CASE("TILT: a stale copy on a cluster judged down, where the job no longer lives, does not "
+          "hold up the recovery where it lives; the plan names that cluster presumed down") {
+  // ads failed over from yarn-a (down) to yarn-b and has now failed on yarn-b.
+  Scenario s = FailedAds();
+  s.catalog = {Job("ads", "yarn-b")};  // the catalog's home follows the placement
+  s.clusters = {Cluster("yarn-a", kT0, false), Cluster("yarn-b", kT0)};
+  s.points = {Checkpoint("ads", 42, kT0 - 2 * kMin, "j2")};
+  JobSnapshot old = Instance("ads", "yarn-a", "j1", JobStatus::kRunning, kT0 - 5 * kMin);
+  old.status.MarkStale("cluster yarn-a unreachable");
+  s.snapshots = {old, Instance("ads", "yarn-b", "j2", JobStatus::kFailed, kT0)};
+  s.findings = {Recover("ads", "yarn-b", "j2", kT0 - kMin)};
+  // Without knowing yarn-a is down and the job left it: the stale copy might be live.
+  PlanOutput refused = PlanOnce(s);
+  CHECK(refused.plans.empty());
+  REQUIRE(refused.refusals.size() == 1);
+  CHECK(refused.refusals[0].cause == RefusalCause::kUntrusted);
+
+  const std::vector<DepartedCopy> departed = {{"ads", "yarn-a"}, {"other", "yarn-b"}};
+  PlanInput in = s.Input();
+  in.departed = departed;
+  Planner planner(Fixed(0.5));
+  PlanOutput out = planner.Plan(in);
+  REQUIRE(out.plans.size() == 1);
+  CHECK(out.plans[0].cluster == "yarn-b");
+  CHECK(out.plans[0].presumed_down == std::vector<std::string>{"yarn-a"});
+  CHECK(out.plans[0].restore_point->path == "s3://ckpt/ads/chk-42");
+
+  // A departed entry for another cluster does not excuse this one.
+  const std::vector<DepartedCopy> elsewhere = {{"ads", "yarn-c"}};
+  in.departed = elsewhere;
+  CHECK(planner.Plan(in).plans.empty());
+  // Nor does it excuse a fresh live instance there (it would be a duplicate).
+  s.snapshots[0] = Instance("ads", "yarn-a", "j1", JobStatus::kRunning, kT0);
+  s.clusters[0] = Cluster("yarn-a", kT0);
+  in = s.Input();
+  in.departed = departed;
+  PlanOutput dup = planner.Plan(in);
+  CHECK(dup.plans.empty());
+}
+
 TEST_CASE(
     "TILT: a live status observed too long ago is not acted on; an old terminal one is "
     "still terminal") {

@@ -70,7 +70,7 @@ struct Region {
   std::string config = dir.File("flinkguard.yaml");
   std::optional<ChildProcess> agent;
 
-  void Start(const std::string& failover_section) {
+  void Start(const std::string& failover_section, const std::string& job_extra = "") {
     REQUIRE(a.WaitReady(1));
     {
       std::ofstream jar(dir.File("job-0.jar"));
@@ -88,8 +88,8 @@ struct Region {
     }
     out << "jobs:\n  - name: job-0\n    cluster: cluster-a\n    failover: [cluster-b, "
            "cluster-c]\n    parallelism: 2\n    jar: "
-        << dir.File("job-0.jar")
-        << "\nrules:\n  - {name: job-failed, when: \"status == FAILED\", action: recover}\n";
+        << dir.File("job-0.jar") << "\n"
+        << job_extra << "rules:\n  - {name: job-failed, when: \"status == FAILED\", action: recover}\n";
     out.close();
     agent.emplace(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", config},
                                       dir.File("agent.log")));
@@ -163,6 +163,99 @@ TEST_CASE("cluster down: the job moves to the first backup with room, from the l
   REQUIRE(placements.has_value());
   REQUIRE(placements->size() == 1);
   CHECK(placements->front().cluster == "cluster-c");
+}
+
+// Live instances of job-0 on `sims` (not FAILED, CANCELED or FINISHED), as flinksim sees them.
+int LiveJob0(std::initializer_list<const FlinksimProcess*> sims) {
+  int n = 0;
+  for (const FlinksimProcess* sim : sims) {
+    rapidjson::Document doc = sim->SimJobs();
+    if (!doc.IsObject() || !doc.HasMember("jobs")) continue;
+    for (const auto& j : doc["jobs"].GetArray()) {
+      const std::string status = j["status"].GetString();
+      if (std::string(j["name"].GetString()) == "job-0" && status != "FAILED" &&
+          status != "CANCELED" && status != "FINISHED") {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+TEST_CASE("after a failover: a failure on the backup is recovered there while the old cluster "
+          "is silent; automatic failback moves the job home once home has been healthy") {
+  Region r;
+  r.Start("failover: {down_after: 2s, down_after_polls: 2, shared_schemes: [file], "
+          "failback: auto, failback_after: 4s}\n",
+          "    recovery: {stable_after: 2s, cooldown: 1s}\n");
+  const std::string old_id = r.a.JobId("job-0");
+  std::this_thread::sleep_for(3500ms);
+  r.TakeADown();
+  REQUIRE(WaitFor([&] { return !RunningJob0(r.c).empty(); }, 40s));
+  // The failover verified (its new instance RUNNING with all tasks) before the next failure.
+  REQUIRE(WaitFor([&] { return Contains(r.agent->Log(), "recovered in"); }, 40s));
+  std::this_thread::sleep_for(3s);  // past stable_after: the next failure is a new one
+  const std::string on_c = RunningJob0(r.c);
+
+  // The job fails on cluster-c while cluster-a (holding a stale RUNNING copy) stays silent: the
+  // stale copy does not hold up the recovery where the job lives now.
+  REQUIRE(r.c.Control("fail_job", R"({"job":"job-0","terminal":true})").status == 200);
+  const bool recovered = WaitFor(
+      [&] {
+        const std::string id = RunningJob0(r.c);
+        return !id.empty() && id != on_c;
+      },
+      40s);
+  if (!recovered) {
+    const std::string log = r.agent->Log();
+    MESSAGE(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  }
+  REQUIRE(recovered);
+  const std::string recovered_id = RunningJob0(r.c);
+  CHECK(Mutations(r.b).empty());
+
+  // cluster-a returns: its stale copy is cancelled; once cluster-a has answered for 4 s the job
+  // goes home with a stop-with-savepoint on cluster-c and a submit on cluster-a from it.
+  r.a.Control("cluster_up");
+  REQUIRE(WaitFor([&] { return StatusOf(r.a, old_id) == "CANCELED"; }, 30s));
+  int max_live = 0;
+  const bool home = WaitFor(
+      [&] {
+        max_live = std::max(max_live, LiveJob0({&r.a, &r.b, &r.c}));
+        const std::string id = RunningJob0(r.a);
+        return !id.empty() && id != old_id && StatusOf(r.c, recovered_id) == "FINISHED";
+      },
+      60s);
+  if (!home) {
+    const std::string log = r.agent->Log();
+    MESSAGE(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  }
+  REQUIRE(home);
+  CHECK(max_live <= 1);
+  rapidjson::Document doc = r.a.SimJobs();
+  std::string restored_from;
+  for (const auto& j : doc["jobs"].GetArray()) {
+    if (RunningJob0(r.a) == j["id"].GetString() && j["restored_from"].IsObject()) {
+      restored_from = j["restored_from"]["path"].GetString();
+    }
+  }
+  INFO("restored from " << restored_from);
+  CHECK(Contains(restored_from, "savepoint"));
+  CHECK(Contains(r.agent->Log(), "failback: cluster-a has answered every poll"));
+  // Still home a few polls later: no second failback, no move back.
+  std::this_thread::sleep_for(3s);
+  CHECK(LiveJob0({&r.a, &r.b, &r.c}) == 1);
+  CHECK(!RunningJob0(r.a).empty());
+
+  r.agent->Signal(SIGTERM);
+  for (int i = 0; i < 200 && r.agent->Running(); ++i) std::this_thread::sleep_for(50ms);
+  r.agent->Stop();
+  auto h = SqliteHistoryStore::Open(r.dir.path() + "/state/history.db");
+  REQUIRE(h.has_value());
+  auto placements = (*h)->Placements();
+  REQUIRE(placements.has_value());
+  REQUIRE(placements->size() == 1);
+  CHECK(placements->front().cluster == "cluster-a");
 }
 
 TEST_CASE("cluster down, restore points only on its own disk: paged, nothing started elsewhere") {
