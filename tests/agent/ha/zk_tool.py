@@ -15,7 +15,7 @@ import sys
 import time
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import LockTimeout, NodeExistsError
+from kazoo.exceptions import LockTimeout, NoNodeError, NodeExistsError
 from kazoo.recipe.lock import Lock
 
 
@@ -66,6 +66,11 @@ def main():
             acls, _ = zk.get_acls(args[0])
             for a in acls:
                 print("%s:%s perms=%d" % (a.id.scheme, a.id.id, a.perms), flush=True)
+        elif cmd == "get":
+            try:
+                print(zk.get(args[0])[0].decode(), flush=True)
+            except NoNodeError:
+                print("NoNodeError", flush=True)
         elif cmd == "put":
             try:
                 zk.create(args[0], args[1].encode(), makepath=True)
