@@ -583,7 +583,7 @@ std::optional<std::string> AgentLoop::StartPlan(const RecoveryPlan& plan,
   report.started.push_back(*id);
   if (alerts_ != nullptr && store_ != nullptr) {
     if (auto ok = WriteAlerts(*store_, *alerts_,
-                              alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms), now_ms),
+                              alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms, trigger), now_ms),
                               standby_.empty());
         !ok) {
       report.problems.push_back(plan.job + ": recovery start not notified: " + ok.error().message);

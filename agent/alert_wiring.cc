@@ -108,12 +108,13 @@ Result<void> WriteAlerts(SqliteHistoryStore& store, AlertPlanner& planner, Alert
   return {};
 }
 
-RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id, std::int64_t now_ms) {
+RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id, std::int64_t now_ms,
+                             const std::string& trigger) {
   RecoveryRecord r;
   r.id = id;
   r.job = plan.job;
   r.cluster = plan.cluster;
-  r.trigger = "rule";
+  r.trigger = trigger;
   r.started_ms = now_ms;
   r.strategy = plan.strategy;
   if (plan.restore_point) r.restore_path = plan.restore_point->path;

@@ -50,7 +50,8 @@ class ReceiverSet {
                                        AlertBatch batch, bool send = true);
 
 // A recovery as the planner sees it when it starts: from the plan the executor took.
-RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id, std::int64_t now_ms);
+RecoveryRecord StartedRecord(const RecoveryPlan& plan, const std::string& id, std::int64_t now_ms,
+                             const std::string& trigger);
 
 // The daemon's delivery side: its own connection to the history file (WAL and the busy timeout
 // let it write beside the loop's), its own transport and receivers, and a DeliveryWorker thread

@@ -227,7 +227,17 @@ AlertBatch AlertPlanner::OnRecoveryStarted(const RecoveryRecord& r, std::int64_t
   n.event = "recovery-started";
   const std::string from =
       std::string(StrategyName(r.strategy)) + (r.restore_path.empty() ? "" : " " + r.restore_path);
-  n.annotations["summary"] = "recovering " + r.job + " on " + r.cluster + " from " + from;
+  // What on-call reads first says what kind of action this is (RecoveryRecord::trigger).
+  if (r.trigger == "failover") {
+    n.annotations["summary"] = "failing " + r.job + " over to " + r.cluster + " from " + from;
+  } else if (r.trigger == "failback") {
+    n.annotations["summary"] = "moving " + r.job + " back home to " + r.cluster + " from " + from;
+  } else if (r.trigger == "stale-copy") {
+    n.annotations["summary"] = "cancelling a stale copy of " + r.job + " on " + r.cluster;
+  } else {
+    n.annotations["summary"] = "recovering " + r.job + " on " + r.cluster + " from " + from;
+  }
+  if (!r.trigger.empty()) n.annotations["trigger"] = r.trigger;
   n.annotations["restore_point"] = from;
   n.annotations["restore_reason"] = r.reason;
   n.annotations["rules"] = r.rules;

@@ -302,6 +302,34 @@ TEST_CASE("recovery notifications carry the diagnosis and follow the recovery's 
   CHECK(p.OnRecoveryStarted(r, kT0 + 60 * kMin).entries.empty());
 }
 
+TEST_CASE("a started action's summary says what kind it is: recovery, failover, failback, "
+          "stale copy") {
+  RecoveryRecord r;
+  r.job = "ads";
+  r.cluster = "yarn-b";
+  r.strategy = Strategy::kCheckpoint;
+  r.restore_path = "s3://b/cp/chk-9";
+  r.severity = Severity::kCritical;
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"rule", "recovering ads on yarn-b from checkpoint s3://b/cp/chk-9"},
+      {"failover", "failing ads over to yarn-b from checkpoint s3://b/cp/chk-9"},
+      {"failback", "moving ads back home to yarn-b from checkpoint s3://b/cp/chk-9"},
+      {"stale-copy", "cancelling a stale copy of ads on yarn-b"},
+  };
+  std::int64_t t = kT0;
+  for (const auto& [trigger, summary] : expected) {
+    AlertPlanner p(TwoReceivers());
+    r.id = "rec-" + trigger;
+    r.trigger = trigger;
+    t += kMin;
+    const AlertBatch b = p.OnRecoveryStarted(r, t);
+    REQUIRE(!b.entries.empty());
+    const Notification n = Decode(b.entries[0]);
+    CHECK(n.annotations.at("summary") == summary);
+    CHECK(n.annotations.at("trigger") == trigger);
+  }
+}
+
 TEST_CASE("a notification survives its JSON form; malformed payloads are named") {
   AlertPlanner p(TwoReceivers());
   const AlertBatch b = p.OnTransitions({Fire("restart-loop", "ads")}, kT0);
