@@ -195,6 +195,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   // Retention keeps the history file bounded: at start, then hourly, between cycles.
   auto next_retention = std::chrono::steady_clock::now();
   int cycles = 0;
+  ProblemLog problem_log;  // each cycle's problems, said when they appear, change or clear
   while (!g_stop_requested.load()) {
     if (g_reload_requested.exchange(false)) {
       notifier.Reloading();
@@ -244,7 +245,9 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
       stack->loop->SetAlerts(&alerts);  // every stack (rebuilt on reload and leadership) notifies
       CycleReport report = stack->loop->RunCycle(WallMs(), late);
       if (delivery) delivery->Wake();
-      for (const std::string& p : report.problems) spdlog::warn("{}", p);
+      for (const std::string& p : problem_log.Cycle(report.problems, WallMs())) {
+        spdlog::warn("{}", p);
+      }
       admin.AfterCycle(*config, report, stack->observe.observer.LastRequests(),
                        stack->executor.get(), store.get(),
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - cycle_start)

@@ -1,6 +1,7 @@
 #include "agent/logging.h"
 
 #include <array>
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "rules/duration.h"
 
 namespace flinkguard {
 namespace {
@@ -102,6 +105,36 @@ void SetupLogging(LogLevel level, bool under_systemd) {
     sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic);
   }
   spdlog::set_default_logger(MakeLogger(level, under_systemd, std::move(sink)));
+}
+
+std::vector<std::string> ProblemLog::Cycle(const std::vector<std::string>& problems,
+                                           std::int64_t now_ms) {
+  std::vector<std::string> lines;
+  std::map<std::string, Seen> next;
+  for (const std::string& p : problems) {
+    if (next.count(p) != 0) continue;
+    auto it = open_.find(p);
+    if (it == open_.end()) {
+      lines.push_back(p);
+      next[p] = Seen{now_ms, now_ms};
+      continue;
+    }
+    Seen seen = it->second;
+    if (now_ms - seen.said_ms >= repeat_ms_) {
+      lines.push_back("still, for " +
+                      FormatDuration(std::chrono::milliseconds(now_ms - seen.since_ms)) + ": " + p);
+      seen.said_ms = now_ms;
+    }
+    next[p] = seen;
+  }
+  for (const auto& [p, seen] : open_) {
+    if (next.count(p) == 0) {
+      lines.push_back("cleared after " +
+                      FormatDuration(std::chrono::milliseconds(now_ms - seen.since_ms)) + ": " + p);
+    }
+  }
+  open_ = std::move(next);
+  return lines;
 }
 
 }  // namespace flinkguard

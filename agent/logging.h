@@ -1,7 +1,11 @@
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <spdlog/common.h>
 #include <spdlog/logger.h>
@@ -39,5 +43,24 @@ std::shared_ptr<spdlog::logger> MakeLogger(LogLevel level, bool under_systemd,
 // startup from the composition root, before other threads log; calling again replaces the
 // logger (used when the config's level becomes known). Never throws.
 void SetupLogging(LogLevel level, bool under_systemd);
+
+// The daemon's per-cycle problems (a cluster that does not answer, ZooKeeper away) without a
+// line per problem per poll: a problem is said when it appears, again every `repeat_ms` while it
+// lasts ("still, for 5m: ..."), and once when it is gone ("cleared after 7m: ..."). Not
+// thread-safe; the daemon's thread owns it.
+class ProblemLog {
+ public:
+  explicit ProblemLog(std::int64_t repeat_ms = 300'000) : repeat_ms_(repeat_ms) {}
+  // The lines to log (as warnings) for this cycle's problems at `now_ms`.
+  std::vector<std::string> Cycle(const std::vector<std::string>& problems, std::int64_t now_ms);
+
+ private:
+  struct Seen {
+    std::int64_t since_ms = 0;
+    std::int64_t said_ms = 0;
+  };
+  std::int64_t repeat_ms_;
+  std::map<std::string, Seen> open_;
+};
 
 }  // namespace flinkguard

@@ -133,7 +133,11 @@ Error ZooKeeperCoordinator::ZkError(int rc, const std::string& what) {
     lose_pending_ = true;
     lose_why_ = std::string(what) + ": " + zerror(rc);
   }
-  const std::string msg = "ZooKeeper " + what + ": " + zerror(rc);
+  std::string msg = "ZooKeeper " + what + ": " + zerror(rc);
+  if (rc == ZNOAUTH) {
+    msg += " (ZNOAUTH: the node's ACL does not grant these credentials; ha.auth_file must name "
+           "the user and password the other replicas use)";
+  }
   if (OutcomeUnknown(rc) || SessionDead(rc)) return Error::Transient(msg);
   return Error::Permanent(msg);
 }
@@ -225,7 +229,19 @@ void ZooKeeperCoordinator::Poll(std::int64_t now_ms) {
       break;
     }
   }
-  if (!set_up_ && !SetUp(now_ms)) return;
+  if (!set_up_) {
+    // A set-up that failed (no permission, say) is tried again with a backoff, and said once
+    // per distinct error, not every poll.
+    if (now_ms < next_setup_ms_) return;
+    if (!SetUp(now_ms)) {
+      setup_backoff_ms_ = std::min<std::int64_t>(setup_backoff_ms_ * 2, 30'000);
+      next_setup_ms_ = now_ms + setup_backoff_ms_;
+      return;
+    }
+    setup_backoff_ms_ = 250;
+    next_setup_ms_ = 0;
+    setup_error_.clear();
+  }
   if (signals_.dirty.exchange(false) || now_ms >= next_verify_ms_) {
     Evaluate(now_ms);
     next_verify_ms_ = now_ms + std::max<std::int64_t>(options_.session_timeout_ms / 3, 500);
@@ -246,6 +262,10 @@ Result<void> ZooKeeperCoordinator::EnsurePath(const std::string& path) {
   while (pos != std::string::npos) {
     pos = path.find('/', pos + 1);
     const std::string part = path.substr(0, pos);
+    // exists first: creating a node that exists under a parent we may not write to answers
+    // ZNOAUTH, not ZNODEEXISTS (persistent parents stay, so this is the common case).
+    Stat st{};
+    if (zoo_exists(zh_, part.c_str(), 0, &st) == ZOK) continue;
     const int rc = zoo_create(zh_, part.c_str(), nullptr, -1, acl_, 0, nullptr, 0);
     if (rc != ZOK && rc != ZNODEEXISTS) return Fail(ZkError(rc, "create " + part));
   }
@@ -352,9 +372,15 @@ Result<bool> ZooKeeperCoordinator::FirstInLine(const std::string& dir, const std
 
 bool ZooKeeperCoordinator::SetUp(std::int64_t now_ms) {
   (void)now_ms;
+  auto say = [this](const std::string& what) {
+    if (what == setup_error_) return;
+    setup_error_ = what;
+    spdlog::warn("ZooKeeper: {}; trying again with a backoff (at most 30 s), no action until "
+                 "then", what);
+  };
   for (const char* sub : {"/leader", "/locks", "/actions"}) {
     if (auto ok = EnsurePath(options_.root + sub); !ok) {
-      spdlog::warn("ZooKeeper: {}", ok.error().message);
+      say(ok.error().message);
       return false;
     }
   }
@@ -364,7 +390,7 @@ bool ZooKeeperCoordinator::SetUp(std::int64_t now_ms) {
   }
   auto latch = CreateSequential(options_.root + "/leader", LatchPrefix(uuid_), identity_);
   if (!latch) {
-    spdlog::warn("ZooKeeper: cannot join the election: {}", latch.error().message);
+    say("cannot join the election: " + latch.error().message);
     return false;
   }
   latch_ = *latch;

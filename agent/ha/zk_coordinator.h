@@ -132,6 +132,9 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   std::int64_t next_open_ms_ = 0;
   std::int64_t backoff_ms_ = 1'000;
   std::int64_t next_verify_ms_ = 0;
+  std::int64_t next_setup_ms_ = 0;       // the next set-up try after a failed one
+  std::int64_t setup_backoff_ms_ = 250;
+  std::string setup_error_;              // the last set-up failure said (said once)
   bool unreachable_logged_ = false;
   std::map<std::string, JobLock> locks_;
   // Our lock nodes that could not be deleted when given up (no connection then): deleted once

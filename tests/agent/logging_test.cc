@@ -52,3 +52,22 @@ TEST_CASE("on a terminal or file, lines carry a timestamp and the level filters"
   const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} \[warning\] kept\n)");
   CHECK(std::regex_match(out.str(), line));
 }
+
+TEST_CASE("per-cycle problems are said when they appear, every repeat while they last, and "
+          "when they clear") {
+  ProblemLog log(300'000);
+  const std::vector<std::string> down = {"cluster b unreachable", "cluster b unreachable"};
+  CHECK(log.Cycle(down, 0) == std::vector<std::string>{"cluster b unreachable"});
+  CHECK(log.Cycle(down, 10'000).empty());
+  CHECK(log.Cycle(down, 299'999).empty());
+  CHECK(log.Cycle(down, 300'000) ==
+        std::vector<std::string>{"still, for 5m: cluster b unreachable"});
+  CHECK(log.Cycle(down, 310'000).empty());
+  // Another problem appears; the first one clears.
+  CHECK(log.Cycle({"zk away"}, 420'000) ==
+        std::vector<std::string>{"zk away", "cleared after 7m: cluster b unreachable"});
+  CHECK(log.Cycle({}, 421'000) == std::vector<std::string>{"cleared after 1s: zk away"});
+  CHECK(log.Cycle({}, 422'000).empty());
+  // Back again: said again at once.
+  CHECK(log.Cycle({"zk away"}, 423'000) == std::vector<std::string>{"zk away"});
+}

@@ -517,6 +517,42 @@ TEST_CASE("digest auth: the nodes flinkguard creates carry its ACL; other client
   CHECK(w.agents[a].Log().find("pw-not-in-logs") == std::string::npos);
 }
 
+TEST_CASE("wrong ZooKeeper credentials: the replica cannot join the election, says why, and "
+          "never acts; the replica with the right ones does") {
+  World w;
+  const std::string right = w.dir.File("zk-auth");
+  { std::ofstream(right) << "flinkguard:pw-right\n"; }
+  const std::string wrong = w.dir.File("zk-auth-wrong");
+  { std::ofstream(wrong) << "flinkguard:pw-wrong-not-in-logs\n"; }
+  const std::size_t a = w.Start("good", "  auth_file: " + right + "\n");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  w.agents.push_back(ChildProcess::Start(
+      {FLINKGUARD_BINARY, "run", "--config", w.Config("bad", "  auth_file: " + wrong + "\n")},
+      w.dir.File("bad.log")));
+  w.ids.push_back("bad");
+  const std::size_t b = w.agents.size() - 1;
+  const bool said = WaitFor(
+      [&] {
+        const std::string log = w.agents[b].Log();
+        return log.find("ZNOAUTH") != std::string::npos &&
+               log.find("ha.auth_file") != std::string::npos;
+      },
+      20s);
+  if (!said) MESSAGE(w.agents[b].Log());
+  CHECK(said);
+  w.sim.Control("clear_requests");
+  const std::string old_id = w.sim.JobId("job-0");
+  w.FailJob();
+  REQUIRE(w.WaitRecovered(old_id));
+  const auto m = Mutations(w.sim);
+  CHECK(CountFrom(m, "bad") == 0);
+  CHECK(CountFrom(m, "good") > 0);
+  CHECK_FALSE(w.Leads(b));
+  CHECK(w.agents[b].Log().find("pw-wrong-not-in-logs") == std::string::npos);
+  // Said once, not every poll (it kept trying with a backoff all along).
+  CHECK(Count(w.agents[b].Log(), "ZNOAUTH") == 1);
+}
+
 TEST_CASE("startup without a reachable ZooKeeper: observe, say so, take no action; act once it "
           "is up") {
   World w;
