@@ -325,7 +325,8 @@ std::string MultipartBody(const std::string& boundary, const std::string& file_n
   return body;
 }
 
-std::string RunBody(const JobSubmission& s, const Executor::Run& r) {
+// `version`: the target cluster's Flink version as observed ("" = unknown).
+std::string RunBody(const JobSubmission& s, const Executor::Run& r, const std::string& version) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   auto str = [&w](const char* k, const std::string& v) { KeyString(w, k, v); };
@@ -347,6 +348,17 @@ std::string RunBody(const JobSubmission& s, const Executor::Run& r) {
     str("savepointPath", r.restore_path);
     w.Key("allowNonRestoredState");
     w.Bool(r.allow_non_restored_state);
+    // NO_CLAIM, always: the restored snapshot stays the user's. Under CLAIM (a cluster default
+    // some set) Flink would own it and delete it once subsumed, and the restore-point catalog
+    // would point at files that are gone. claimMode from 1.20 (restoreMode is deprecated
+    // there), restoreMode from 1.15; older versions know neither (and reject unknown fields).
+    if (auto v = ParseFlinkVersion(version)) {
+      if (v->AtLeast(1, 20)) {
+        str("claimMode", "NO_CLAIM");
+      } else if (v->AtLeast(1, 15)) {
+        str("restoreMode", "NO_CLAIM");
+      }
+    }
   }
   w.EndObject();
   return buf.GetString();
@@ -545,6 +557,7 @@ void Executor::UpdateView(const Observation& observation) {
   for (const ClusterSnapshot& c : observation.clusters) {
     if (c.reachable || c.last_ok_ms > 0) never_seen_.erase(c.name);
     if (!c.reachable) unreachable_live_[c.name];
+    if (!c.flink_version.empty()) versions_[c.name] = c.flink_version;
   }
   stop_hosts_.clear();
   for (const JobSnapshot& s : observation.jobs) {
@@ -784,7 +797,10 @@ std::vector<std::pair<std::string, HttpRequest>> Executor::Stepper::Build() {
       break;
     case Phase::kSubmit: {
       if (!FenceOk("submit")) return out;
-      HttpRequest req = Target().Request("POST", "/jars/" + r_.jar_id + "/run", RunBody(Job(), r_));
+      auto version = ex_.versions_.find(r_.record.cluster);
+      HttpRequest req = Target().Request(
+          "POST", "/jars/" + r_.jar_id + "/run",
+          RunBody(Job(), r_, version == ex_.versions_.end() ? "" : version->second));
       out.emplace_back(r_.record.cluster, std::move(req));
       break;
     }

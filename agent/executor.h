@@ -168,6 +168,7 @@ class Executor {
   std::set<std::string> never_seen_;  // clusters that never answered
   // Job id -> the cluster it was last observed on (where a plan's instance to stop lives).
   std::map<std::string, std::string> stop_hosts_;
+  std::map<std::string, std::string> versions_;  // cluster -> Flink version last observed
   // Recoveries whose outcome could not be journaled yet, by id.
   std::map<std::string, std::pair<RecoveryAttempt::Outcome, std::string>> pending_finish_;
   int sequence_ = 0;

@@ -250,6 +250,36 @@ std::pair<std::string, std::string> Newest(FlinksimProcess& sim) {
           j["status"].GetString() + std::string("/") + j["task_state"].GetString()};
 }
 
+TEST_CASE("restores are NO_CLAIM even where the cluster's default is CLAIM: the restored "
+          "checkpoint stays on disk after newer ones subsume it") {
+  Options o;
+  o.sim_args = {"--conf", "execution.state-recovery.claim-mode=CLAIM"};
+  Harness h(o);
+  const std::string old_id = h.a().JobId("job-0");
+  REQUIRE(h.RunUntil([&] { return h.reports().size() >= 2; }, 10s));
+  h.a().Control("fail_job", R"({"job":"job-0","terminal":true})");
+  REQUIRE(h.RunUntil([&] { return h.EndedRecoveries(1); }, 40s));
+  const std::vector<RecoveryRecord> recs = h.Recoveries();
+  REQUIRE(recs.size() == 1);
+  REQUIRE(recs.front().outcome == RecoveryAttempt::Outcome::kSucceeded);
+  const std::string restored = recs.front().restore_path;
+  rapidjson::Document doc = h.a().SimJobs();
+  const rapidjson::Value& job = FlinksimProcess::SimJob(doc, "job-0");
+  REQUIRE(job["restored_from"].IsObject());
+  CHECK(std::string(job["restored_from"]["claim_mode"].GetString()) == "NO_CLAIM");
+  // Several checkpoints of the new job later (num-retained 1), the restored one is still there.
+  const std::string new_id = job["id"].GetString();
+  const std::string first = LatestCheckpoint(h.a(), new_id);
+  REQUIRE(h.RunUntil(
+      [&] {
+        const std::string now = LatestCheckpoint(h.a(), new_id);
+        return !now.empty() && now != first;
+      },
+      20s));
+  const std::string dir = restored.substr(restored.find(':') + 1);
+  CHECK(std::filesystem::exists(dir));
+}
+
 TEST_CASE("a FAILED job is resubmitted from its latest completed checkpoint") {
   Harness h;
   const std::string old_id = h.a().JobId("job-0");
