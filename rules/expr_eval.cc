@@ -95,6 +95,13 @@ class SignalHistorySource {
   }
   WindowMemo* memo() const { return nullptr; }
   std::size_t Slot(std::size_t signal) const { return signal; }
+  // The signal's sample at `now` when there is one and it is known.
+  std::optional<double> KnownAt(std::size_t signal, std::int64_t now) const {
+    const SignalSeries* s = h_.Find(signals_[signal].name);
+    if (s == nullptr || s->samples.empty() || s->samples.newest().t_ms != now) return std::nullopt;
+    const double v = s->samples.newest().value;
+    return Known(v) ? std::optional<double>(v) : std::nullopt;
+  }
 
  private:
   const SignalHistory& h_;
@@ -115,6 +122,9 @@ class JobHistorySource {
   WindowMemo* memo() const { return memo_; }
   std::size_t Slot(std::size_t signal) const {
     return signal < slots_.size() ? slots_[signal] : h_.slot_count();
+  }
+  std::optional<double> KnownAt(std::size_t signal, std::int64_t now) const {
+    return h_.KnownAt(Slot(signal), now);
   }
 
  private:
@@ -244,6 +254,11 @@ class ExprEvaluator {
           return known(n.literal,
                        [&] { return n.type == ExprType::kBool ? Text(i) : std::string(); });
         case NodeKind::kSignal: {
+          // Without reasons only the value now is needed: no view of the series.
+          if (!reasons) {
+            const std::optional<double> v = source_.KnownAt(n.signal, now_);
+            return v ? Val{true, *v} : Val{false, 0};
+          }
           const auto s = source_.Get(n.signal);
           if (auto v = Now(s)) {
             return known(*v,

@@ -62,7 +62,8 @@ JobHistory::JobHistory(const std::vector<std::size_t>& capacities) {
   for (std::size_t i = 0; i < capacities.size(); ++i) {
     slots_[i].offset = static_cast<std::uint32_t>(total);
     slots_[i].capacity = static_cast<std::uint32_t>(capacities[i]);
-    total += capacities[i];
+    // A slot of one sample keeps it in Slot::newest_value only: no ring to touch each instant.
+    if (capacities[i] > 1) total += capacities[i];
     longest = std::max(longest, capacities[i]);
   }
   values_.assign(total, kUnknown);
@@ -73,7 +74,7 @@ JobHistory::JobHistory(const std::vector<std::size_t>& capacities) {
 }
 
 void JobHistory::SetUnknown(Slot& s) {
-  values_[s.offset + s.newest] = kUnknown;
+  if (s.capacity > 1) values_[s.offset + s.newest] = kUnknown;
   s.newest_value = kUnknown;
   s.newest_changed = false;
   s.why_default = true;
@@ -128,7 +129,7 @@ void JobHistory::Set(std::size_t slot, std::optional<double> value, std::string_
   if (!tracked(slot) || instants_ == 0) return;
   Slot& s = slots_[slot];
   const double v = value.value_or(kUnknown);
-  values_[s.offset + s.newest] = v;
+  if (s.capacity > 1) values_[s.offset + s.newest] = v;
   s.newest_value = v;
   s.why_default = false;
   s.newest_changed = !std::isnan(v) && s.has_known_before_newest &&
@@ -149,7 +150,7 @@ JobHistory::Series JobHistory::series(std::size_t slot) const {
   out.times_ = times_.data();
   out.t_cap_ = times_.size();
   out.t_first_ = First(times_newest_, out.size_, times_.size());
-  out.values_ = values_.data() + s.offset;
+  out.values_ = s.capacity > 1 ? values_.data() + s.offset : &s.newest_value;
   out.v_cap_ = s.capacity;
   out.v_first_ = First(s.newest, out.size_, s.capacity);
   const std::uint64_t change = s.newest_changed ? instants_ - 1 : s.change_before_newest;
@@ -158,6 +159,48 @@ JobHistory::Series JobHistory::series(std::size_t slot) const {
     out.last_change_ = static_cast<std::size_t>(change - oldest);
   }
   return out;
+}
+
+namespace {
+
+constexpr std::size_t kCacheLine = 64;
+
+void PrefetchForWrite(const void* p) { __builtin_prefetch(p, 1); }
+
+}  // namespace
+
+void JobHistory::Prefetch() const {
+  const auto* p = reinterpret_cast<const char*>(slots_.data());
+  const std::size_t bytes = slots_.size() * sizeof(Slot);
+  for (std::size_t b = 0; b < bytes; b += kCacheLine) PrefetchForWrite(p + b);
+  if (!times_.empty()) {
+    PrefetchForWrite(&times_[times_newest_ + 1 == times_.size() ? 0 : times_newest_ + 1]);
+  }
+}
+
+void JobHistory::PrefetchRings() const {
+  for (const Slot& s : slots_) {
+    if (s.capacity <= 1) continue;
+    // The next write is also where a window spanning the whole ring starts; a read that wraps
+    // goes on at the ring's start.
+    PrefetchForWrite(&values_[s.offset + (s.newest + 1 == s.capacity ? 0 : s.newest + 1)]);
+    PrefetchForWrite(&values_[s.offset]);
+  }
+  if (!times_.empty()) PrefetchForWrite(&times_[0]);
+}
+
+void JobHistory::PrefetchSample(std::size_t slot, std::size_t back) const {
+  if (!tracked(slot) || times_.empty()) return;
+  const Slot& s = slots_[slot];
+  const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(instants_ + 1, s.capacity));
+  back = std::min(back, size - 1);
+  const std::size_t t_next = times_newest_ + 1 == times_.size() ? 0 : times_newest_ + 1;
+  __builtin_prefetch(&times_[t_next >= back ? t_next - back : t_next + times_.size() - back], 0);
+  if (s.capacity > 1) {
+    const std::size_t v_next = s.newest + 1 == s.capacity ? 0 : s.newest + 1;
+    const std::size_t v_at = v_next >= back ? v_next - back : v_next + s.capacity - back;
+    __builtin_prefetch(&values_[s.offset + v_at], 0);
+  }
 }
 
 std::size_t JobHistory::SampleCount() const {

@@ -11,6 +11,7 @@
 // the same instants: the same samples, the same why_unknown, cleared at the same clock jumps.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -72,8 +73,8 @@ class JobHistory {
   };
 
   // `capacities[slot]` is how many samples the slot keeps; 0 means the slot is not tracked. All
-  // memory is allocated here, once: 8 bytes per sample of every slot plus 8 per sample of the
-  // largest one.
+  // memory is allocated here, once: 8 bytes per sample of every slot that keeps more than one
+  // (a slot of one sample keeps it in its hot state) plus 8 per sample of the largest one.
   // Capacities must fit in 32 bits, as must their sum.
   explicit JobHistory(const std::vector<std::size_t>& capacities);
   // No slot tracked.
@@ -93,8 +94,26 @@ class JobHistory {
   std::size_t capacity(std::size_t slot) const { return tracked(slot) ? slots_[slot].capacity : 0; }
   // The samples of a tracked slot. Requires tracked(slot).
   Series series(std::size_t slot) const;
+  // The newest sample of a slot when it is at time `t_ms` and known; nullopt otherwise (also for
+  // a slot not tracked). What series(slot) says of its newest sample, without building the view.
+  std::optional<double> KnownAt(std::size_t slot, std::int64_t t_ms) const {
+    if (!tracked(slot) || instants_ == 0 || newest_time_ != t_ms) return std::nullopt;
+    const double v = slots_[slot].newest_value;
+    if (std::isnan(v)) return std::nullopt;
+    return v;
+  }
   // Why the newest sample of a slot is unknown; "" when it is known or there is none.
   const std::string& why_unknown(std::size_t slot) const;
+
+  // Hints to the processor, no effect on any result: Prefetch() asks for the memory that the next
+  // BeginInstant() and Set() touch first (the hot state of every slot); PrefetchRings(), once that
+  // has arrived, for where the next instant writes in each ring and where full windows start.
+  // A pass over thousands of histories waits on memory, not on arithmetic, without them.
+  // PrefetchSample(slot, back), also once the hot state has arrived, for the sample `back`
+  // instants before the next one (where a window reaching that far back starts).
+  void Prefetch() const;
+  void PrefetchRings() const;
+  void PrefetchSample(std::size_t slot, std::size_t back) const;
 
   // Samples held now, over every slot (what a SignalHistory would hold).
   std::size_t SampleCount() const;
@@ -106,7 +125,7 @@ class JobHistory {
  private:
   // Hot per-instant state of a slot, kept small: every cycle touches every tracked slot.
   struct Slot {
-    std::uint32_t offset = 0;  // of the slot's ring in values_
+    std::uint32_t offset = 0;  // of the slot's ring in values_ (capacity > 1)
     std::uint32_t capacity = 0;
     std::uint32_t newest = 0;  // physical index of the newest value in the ring
     bool has_why = false;      // why_[slot] is not empty
@@ -116,7 +135,7 @@ class JobHistory {
     bool has_known_before_newest = false;
     bool newest_changed = false;     // the newest sample is a change
     double known_before_newest = 0;  // the newest known value before the newest instant
-    double newest_value = 0;         // = values_[offset + newest], read without touching values_
+    double newest_value = 0;  // = values_[offset + newest] (capacity > 1), or the only sample
     std::uint64_t change_before_newest = kNoInstant;  // instant of the newest earlier change
   };
   static constexpr std::uint64_t kNoInstant = static_cast<std::uint64_t>(-1);

@@ -299,6 +299,18 @@ RuleEngine::RuleEngine(std::vector<CompiledRule> rules, RuleEngineOptions option
     }
     slots_.push_back(std::move(slots));
   }
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const std::vector<SignalUse>& uses = rules_[i].expr.signals();
+    for (std::size_t k = 0; k < uses.size(); ++k) {
+      if (uses[k].window.count() <= 0) continue;
+      // The baseline of a window of n intervals is n samples back; the ring keeps n + 2.
+      window_starts_.emplace_back(slots_[i][k],
+                                  SamplesToCover(uses[k].window, options_.sample_interval) - 2);
+    }
+  }
+  std::sort(window_starts_.begin(), window_starts_.end());
+  window_starts_.erase(std::unique(window_starts_.begin(), window_starts_.end()),
+                       window_starts_.end());
 }
 
 bool RuleEngine::Applies(const CompiledRule& rule, const std::string& job) const {
@@ -347,8 +359,28 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
   // The current instance of each job name, sorted by name (the order of jobs_).
   std::vector<std::pair<std::string_view, const JobSnapshot*>> current;
   current.reserve(snapshots.size());
-  for (const JobSnapshot& s : snapshots) current.emplace_back(s.name, &s);
-  std::stable_sort(current.begin(), current.end(), by_name);
+  // Last call's order, kept when it still sorts these snapshots as the stable sort would (by
+  // name, equal names in input order); otherwise sorted again.
+  bool ordered = order_.size() == snapshots.size();
+  if (ordered) {
+    for (std::size_t i = 0; i < order_.size() && ordered; ++i) {
+      const JobSnapshot& s = snapshots[order_[i]];
+      if (i > 0) {
+        const std::string_view prev = current.back().first;
+        ordered = prev < s.name || (prev == s.name && order_[i - 1] < order_[i]);
+      }
+      current.emplace_back(s.name, &s);
+    }
+  }
+  if (!ordered) {
+    order_.resize(snapshots.size());
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+      return snapshots[a].name < snapshots[b].name;
+    });
+    current.clear();
+    for (const std::size_t i : order_) current.emplace_back(snapshots[i].name, &snapshots[i]);
+  }
   std::size_t kept = 0;
   for (std::size_t i = 0; i < current.size(); ++i) {
     if (kept > 0 && current[kept - 1].first == current[i].first) {
@@ -381,7 +413,33 @@ RuleEvaluation RuleEngine::Evaluate(const std::vector<JobSnapshot>& snapshots, s
   }
   auto seen = current.begin();
   std::size_t kept_jobs = 0;  // jobs_[0, kept_jobs) are the ones not forgotten so far
+  // The pass is bound by memory latency (every job's state is its own few allocations), so the
+  // next jobs' memory is requested ahead: hot state two jobs ahead, rings one ahead (their
+  // positions are in the hot state). Hints only.
+  const auto prefetch_state = [&](std::size_t k) {
+    if (k >= jobs_.size()) return;
+    jobs_[k].history.Prefetch();
+    const auto* p = reinterpret_cast<const char*>(jobs_[k].pairs.data());
+    const std::size_t bytes = jobs_[k].pairs.size() * sizeof(jobs_[k].pairs[0]);
+    for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 1);
+  };
+  const auto prefetch_snapshot = [&](std::size_t ahead) {
+    if (static_cast<std::size_t>(current.end() - seen) <= ahead) return;
+    const JobSnapshot* snap = (seen + static_cast<std::ptrdiff_t>(ahead))->second;
+    const auto* p = reinterpret_cast<const char*>(snap);
+    for (std::size_t b = 0; b < sizeof(JobSnapshot); b += 64) __builtin_prefetch(p + b, 0);
+  };
+  prefetch_state(0);
+  prefetch_state(1);
+  if (!jobs_.empty()) jobs_[0].history.PrefetchRings();  // its window starts: not worth it
   for (std::size_t k = 0; k < jobs_.size(); ++k) {
+    prefetch_state(k + 2);
+    if (k + 1 < jobs_.size()) {
+      const JobHistory& next = jobs_[k + 1].history;
+      next.PrefetchRings();
+      for (const auto& [slot, back] : window_starts_) next.PrefetchSample(slot, back);
+    }
+    prefetch_snapshot(1);
     JobState& job = jobs_[k];
     const std::string& name = job.name;
     // Both are sorted and every name in `current` is in jobs_: walk them together.

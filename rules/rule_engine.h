@@ -231,6 +231,12 @@ class RuleEngine {
   std::vector<std::vector<std::size_t>> slots_;  // by rule: the slot of each of its signals
   std::vector<JobState> jobs_;                   // sorted by name
   WindowMemo memo_;  // scratch of Evaluate: one job's windowed functions at one instant
+  // The last call's snapshots in name order (indices into its `snapshots`, stable): a region's
+  // job list comes in the same order cycle after cycle, so checking this order is cheaper than
+  // sorting again.
+  std::vector<std::size_t> order_;
+  // (slot, samples back) where the rules' windows start, to ask for ahead (see Evaluate).
+  std::vector<std::pair<std::size_t, std::size_t>> window_starts_;
 };
 
 }  // namespace flinkguard

@@ -81,6 +81,37 @@ TEST_CASE("a job history keeps each slot's newest samples on one shared time axi
   CHECK(h.series(2).newest_time() == 7000);
   CHECK(h.series(2).newest_value() == 70);
   CHECK(h.SampleCount() == 6);
+  CHECK(h.KnownAt(2, 7000) == 70.0);
+  CHECK_FALSE(h.KnownAt(2, 6000));  // not the newest instant
+  CHECK_FALSE(h.KnownAt(1, 7000));  // not tracked
+  CHECK_FALSE(h.KnownAt(7, 7000));
+}
+
+TEST_CASE("a slot of one sample keeps it without a ring, and reads like any other") {
+  JobHistory h({1, 3});
+  // Rings: times (3) and slot 1's values (3); slot 0 has none.
+  CHECK(h.RingBytes() == 6 * sizeof(double));
+  CHECK(h.series(0).empty());
+  CHECK_FALSE(h.KnownAt(0, 1000));
+  for (std::int64_t i = 1; i <= 5; ++i) {
+    h.BeginInstant(i * kSec);
+    CHECK(std::isnan(h.series(0).newest_value()));  // unknown until set
+    h.Set(0, static_cast<double>(i), "");
+    h.Set(1, static_cast<double>(10 * i), "");
+    CHECK(Samples(h, 0) == std::vector<std::pair<std::int64_t, double>>{{i * kSec, i}});
+    CHECK(h.KnownAt(0, i * kSec) == static_cast<double>(i));
+  }
+  CHECK(Samples(h, 1) == std::vector<std::pair<std::int64_t, double>>{
+                             {3000, 30}, {4000, 40}, {5000, 50}});
+  h.Set(0, std::nullopt, "stale");
+  CHECK(Samples(h, 0) == std::vector<std::pair<std::int64_t, double>>{{5000, -1}});
+  CHECK_FALSE(h.KnownAt(0, 5000));
+  CHECK(h.why_unknown(0) == "stale");
+  h.BeginInstant(2 * kSec);  // the clock went back
+  h.Set(0, 9.0, "");
+  CHECK(Samples(h, 0) == std::vector<std::pair<std::int64_t, double>>{{2000, 9}});
+  CHECK(Samples(h, 1) == std::vector<std::pair<std::int64_t, double>>{{2000, -1}});
+  CHECK(h.SampleCount() == 2);
 }
 
 TEST_CASE("a job history replaces an instant seen again and restarts when the clock goes back") {
@@ -236,6 +267,13 @@ TEST_CASE("property: a job history reads exactly like a SignalHistory recorded a
           }
         }
         CHECK(h.why_unknown(slot) == reference.Find(names[slot])->why_unknown);
+        // KnownAt is the newest sample when it is at that time and known, without a view.
+        for (const std::int64_t at : {t, t - 5 * kSec}) {
+          const std::optional<double> known = h.KnownAt(slot, at);
+          const bool want = !ring.empty() && ring.newest().t_ms == at && ring.newest().known();
+          REQUIRE(known.has_value() == want);
+          if (want) CHECK(*known == ring.newest().value);
+        }
       }
       CHECK(h.SampleCount() == reference.SampleCount());
       flinkguard::WindowMemo memo;  // shared by every expression at this instant

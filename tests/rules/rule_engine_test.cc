@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <sstream>
@@ -764,6 +765,53 @@ TEST_CASE("property: arbitrary text never crashes the compiler, and errors point
       flinkguard::SignalHistory h;
       const auto ev = e->Evaluate(h, kT0);
       CHECK_FALSE(ev.reason.empty());
+    }
+  }
+}
+
+TEST_CASE("property: the order of the snapshots does not matter, cycle after cycle") {
+  // The engine keeps the last call's name order and only checks it when the next call lists the
+  // same number of snapshots; this compares it with an engine given them already sorted by name
+  // (stable, as the engine itself would sort), over kept orders, shuffles, duplicate names and
+  // jobs that come and go.
+  std::mt19937_64 rng(20261122);
+  const std::vector<RuleSpec> specs{
+      Rule("failed", "status == FAILED"),
+      Rule("restarts", "increase(restarts, 1m) > 3", Duration(20'000)),
+      Rule("qps", "qps < 0.5 * avg_over_time(qps, 1m)", Duration(0), Duration(20'000)),
+      Rule("bp", "max_over_time(backpressure, 30s) > 0.5 or absent(lag)"),
+  };
+  const std::vector<std::string> names{"job-1", "job-10", "job-2", "b", "a", "job-1"};
+  for (int round = 0; round < 20; ++round) {
+    RuleEngine any_order = Engine(specs);
+    RuleEngine sorted = Engine(specs);
+    std::vector<std::string> order = names;
+    for (int cycle = 0; cycle < 40; ++cycle) {
+      const std::int64_t t = kT0 + cycle * (10 * kSec);
+      const int change = std::uniform_int_distribution<int>(0, 5)(rng);
+      if (change == 0) std::shuffle(order.begin(), order.end(), rng);
+      if (change == 1 && order.size() > 1) std::swap(order.front(), order.back());
+      if (change == 2 && order.size() > 2) order.pop_back();
+      if (change == 3) {
+        order.push_back(names[std::uniform_int_distribution<std::size_t>(0, 5)(rng)]);
+      }
+      std::vector<JobSnapshot> jobs;
+      for (const std::string& name : order) jobs.push_back(RandomJob(rng, name, t));
+      std::vector<JobSnapshot> by_name = jobs;
+      std::stable_sort(by_name.begin(), by_name.end(),
+                       [](const JobSnapshot& a, const JobSnapshot& b) { return a.name < b.name; });
+      const RuleEvaluation x = any_order.Evaluate(jobs, t);
+      const RuleEvaluation y = sorted.Evaluate(by_name, t);
+      REQUIRE(Describe(x) == Describe(y));
+      const std::vector<RuleStatus> xs = any_order.Statuses();
+      const std::vector<RuleStatus> ys = sorted.Statuses();
+      REQUIRE(xs.size() == ys.size());
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        CHECK(xs[i].job == ys[i].job);
+        CHECK(xs[i].job_id == ys[i].job_id);
+        CHECK(xs[i].reason == ys[i].reason);
+        CHECK(xs[i].state == ys[i].state);
+      }
     }
   }
 }
