@@ -55,10 +55,13 @@
 #include "agent/observer.h"
 #include "agent/wiring.h"
 #include "storage/history_store.h"
+#include "tests/bench/bench_sim.h"
 #include "tests/support/test_support.h"
 
 namespace flinkguard::bench {
 namespace {
+
+using testing::Sim;
 
 using Clock = std::chrono::steady_clock;
 using testing::ChildProcess;
@@ -96,76 +99,6 @@ rapidjson::Document ParseJson(const std::string& body) {
   if (d.HasParseError()) d.SetNull();
   return d;
 }
-
-// "rest=127.0.0.1:41234 control=..." -> "http://127.0.0.1:41234" for `key`.
-std::string Endpoint(const std::string& line, const std::string& key) {
-  const std::size_t pos = line.find(key + "=");
-  if (pos == std::string::npos) return "";
-  const std::size_t start = pos + key.size() + 1;
-  const std::size_t end = line.find(' ', start);
-  return "http://" + line.substr(start, end == std::string::npos ? end : end - start);
-}
-
-// One flinksim child process at time scale 1 running job-0, its data under its own temp dir.
-// Stopped by PID (SIGTERM, then SIGKILL) when destroyed.
-class Sim {
- public:
-  Sim(const std::string& binary, const std::vector<std::string>& extra) : dir_("recovery-bench") {
-    std::vector<std::string> argv = {binary,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--control-listen",
-                                     "127.0.0.1:0",
-                                     "--port-file",
-                                     dir_.File("ports"),
-                                     "--time-scale",
-                                     "1",
-                                     "--data-dir",
-                                     dir_.File("data"),
-                                     "--seed",
-                                     "7",
-                                     "--flink-version",
-                                     "1.20",
-                                     "--jobs",
-                                     "1",
-                                     "--checkpoint-interval",
-                                     "2s"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = ChildProcess::Start(argv, dir_.File("flinksim.log"));
-    const std::optional<std::string> line = testing::WaitForFileLine(dir_.File("ports"), 15s);
-    if (!line) throw std::runtime_error("flinksim did not start within 15 s: " + proc_.Log());
-    rest_ = Endpoint(*line, "rest");
-    control_ = Endpoint(*line, "control");
-    if (rest_.empty() || control_.empty()) {
-      throw std::runtime_error("flinksim wrote an unexpected port line: " + *line);
-    }
-  }
-  Sim(const Sim&) = delete;
-  Sim& operator=(const Sim&) = delete;
-  ~Sim() { proc_.Stop(5000ms); }
-
-  const std::string& rest() const { return rest_; }
-  const TempDir& dir() const { return dir_; }
-
-  // POST /_sim/<action> on the control listener; throws unless it was accepted.
-  void Control(const std::string& action, const std::string& body = "{}") const {
-    HttpReply r = HttpCall("POST", control_ + "/_sim/" + action, body,
-                           {"Content-Type: application/json"}, 2000ms);
-    if (r.status != 200) {
-      throw std::runtime_error("flinksim " + action + " " + body + ": " + std::to_string(r.status) +
-                               " " + r.body + r.error);
-    }
-  }
-  HttpReply Get(const std::string& path) const {
-    return HttpCall("GET", control_ + path, "", {}, 2000ms);
-  }
-
- private:
-  TempDir dir_;
-  ChildProcess proc_;
-  std::string rest_;
-  std::string control_;
-};
 
 // Polls flinksim's own view (`GET /_sim/jobs`) every 25 ms on its own thread: when each job
 // instance was first seen in each "STATUS/TASK_STATE", and the newest job-0's state.
