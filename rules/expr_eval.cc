@@ -368,7 +368,8 @@ class ExprEvaluator {
       const std::int64_t start = now_ - n.window_ms;
       // The baseline: the newest known sample at or before the window's start.
       std::optional<std::size_t> base;
-      for (std::size_t j = view.CountAtOrBefore(start); j-- > 0;) {
+      const std::size_t at_or_before = view.CountAtOrBefore(start);
+      for (std::size_t j = at_or_before; j-- > 0;) {
         if (Known(view.value(j))) {
           base = j;
           break;
@@ -418,7 +419,9 @@ class ExprEvaluator {
         }
         default: break;
       }
-      const std::size_t from = view.CountBefore(start);
+      // Times strictly increase: at most one sample is at the start itself.
+      const bool at_start = at_or_before > 0 && view.time(at_or_before - 1) == start;
+      const std::size_t from = at_start ? at_or_before - 1 : at_or_before;
       if (n.function != Function::kAvgOverTime) {
         // The first known sample in the window; without a change after it, every later known
         // sample equals it, and min and max both keep the first of equal values.
