@@ -581,6 +581,7 @@ std::optional<std::string> AgentLoop::StartPlan(const RecoveryPlan& plan,
   }
   if (plan.dry_run) spdlog::warn("dry run: would act on {} ({}): {}", plan.job, trigger, plan.reason);
   report.started.push_back(*id);
+  ++report.started_by_trigger[trigger];
   if (alerts_ != nullptr && store_ != nullptr) {
     if (auto ok = WriteAlerts(*store_, *alerts_,
                               alerts_->OnRecoveryStarted(StartedRecord(plan, *id, now_ms, trigger), now_ms),

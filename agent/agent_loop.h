@@ -36,6 +36,7 @@ struct CycleReport {
   RuleEvaluation evaluation;
   PlanOutput decisions;
   std::vector<std::string> started;   // recovery ids started this cycle
+  std::map<std::string, int> started_by_trigger;  // rule, failover, failback, stale-copy
   std::vector<std::string> savepoints_started;  // "job (origin)" of savepoints requested
   std::vector<std::string> problems;  // degraded paths of the cycle, one line each
   bool recorded = false;              // the cycle's writes reached the history store

@@ -70,7 +70,10 @@ void LogEnded(Executor& executor, AdminLoop& admin, AlertPlanner& alerts,
     }
     if (e.record.dry_run) continue;
     const std::int64_t took = e.record.ended_ms.value_or(e.record.started_ms) - e.record.started_ms;
-    if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded) {
+    if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded &&
+        e.record.trigger == "stale-copy") {
+      spdlog::info("{}: stale copy on {} cancelled in {} ms", e.record.job, e.record.cluster, took);
+    } else if (e.record.outcome == RecoveryAttempt::Outcome::kSucceeded) {
       spdlog::info("{}: recovered in {} ms ({} {}), now {} on {}", e.record.job, took,
                    StrategyName(e.record.strategy), e.record.restore_path, e.new_job_id,
                    e.record.cluster);

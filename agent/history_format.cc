@@ -182,8 +182,14 @@ void Text(std::string& out, const RecoveryHistory& h, std::int64_t now_ms) {
   out += When(rec.started_ms, now_ms) + "  " + Where(rec.job, rec.cluster) + "  " +
          (rec.dry_run ? "DRY RUN: would have recovered (" : "recovery (") + rec.id + "; " + about +
          ")\n";
-  out += std::string("    ") + (rec.dry_run ? "would have restored from " : "restore from ") +
-         RestoreText(rec) + "\n";
+  if (rec.trigger == "stale-copy") {
+    // Nothing is restored: the copy is cancelled where the job no longer lives.
+    out += std::string("    ") + (rec.dry_run ? "would have cancelled" : "cancel") +
+           " the stale copy on " + rec.cluster + " (no savepoint, no submit)\n";
+  } else {
+    out += std::string("    ") + (rec.dry_run ? "would have restored from " : "restore from ") +
+           RestoreText(rec) + "\n";
+  }
   if (!rec.reason.empty()) out += "    why: " + Flow(rec.reason) + "\n";
   StepsText(out, h, now_ms);
 

@@ -166,8 +166,12 @@ void AlertPlanner::Plan(const Notification& n, std::int64_t now_ms, AlertBatch& 
     if (cur != nullptr) a = *cur;
     a.firing = n;
     a.firing_now = true;
-    if (cur != nullptr && now_ms - cur->last_sent_ms < policy_.group_interval_ms) {
-      a.sent = false;  // came back too soon: held until group_interval has passed
+    // A rule that came back too soon is held until group_interval has passed (flapping). An
+    // action flinkguard takes is an event, never held: each recovery, failover or cancel is
+    // told (max_recoveries per window bounds how many there are).
+    if (cur != nullptr && now_ms - cur->last_sent_ms < policy_.group_interval_ms &&
+        n.alertname != kRecoveryAlert) {
+      a.sent = false;
       batch.changes[key] = std::move(a);
       return;
     }
@@ -267,15 +271,26 @@ AlertBatch AlertPlanner::OnRecoveryEnded(const RecoveryRecord& r, const std::str
     Plan(n, now_ms, batch);
   };
   if (ok) {
-    const std::string s = "recovered " + r.job + " on " + r.cluster + " from " + from +
-                          (new_job_id.empty() ? "" : ", now job " + new_job_id);
+    std::string s = "recovered " + r.job + " on " + r.cluster + " from " + from +
+                    (new_job_id.empty() ? "" : ", now job " + new_job_id);
+    if (r.trigger == "stale-copy") {
+      s = "cancelled the stale copy of " + r.job + " on " + r.cluster;
+    } else if (r.trigger == "failover") {
+      s = "failed " + r.job + " over to " + r.cluster + " from " + from +
+          (new_job_id.empty() ? "" : ", now job " + new_job_id);
+    } else if (r.trigger == "failback") {
+      s = "moved " + r.job + " back home to " + r.cluster + " from " + from +
+          (new_job_id.empty() ? "" : ", now job " + new_job_id);
+    }
     with(kRecoveryAlert, r.severity, NotificationStatus::kResolved, "recovery-succeeded", s);
     with(kRecoveryFailedAlert, Severity::kCritical, NotificationStatus::kResolved,
          "recovery-succeeded", s);
     with(kGaveUpAlert, Severity::kCritical, NotificationStatus::kResolved, "recovery-succeeded", s);
   } else {
     const std::string s =
-        "recovery of " + r.job + " on " + r.cluster + " from " + from + " failed: " + r.error;
+        r.trigger == "stale-copy"
+            ? "cancelling the stale copy of " + r.job + " on " + r.cluster + " failed: " + r.error
+            : "recovery of " + r.job + " on " + r.cluster + " from " + from + " failed: " + r.error;
     with(kRecoveryAlert, r.severity, NotificationStatus::kResolved, "recovery-failed", s);
     with(kRecoveryFailedAlert, Severity::kCritical, NotificationStatus::kFiring, "recovery-failed",
          s);

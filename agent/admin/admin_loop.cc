@@ -85,7 +85,7 @@ void AdminLoop::AfterCycle(const Config& config, const CycleReport& report,
                         catalog, cycle_seconds);
   if (!report.recorded && store != nullptr) metrics_.CountHistoryWriteError();
   if (!config.agent.dry_run && !report.started.empty()) {
-    metrics_.RecoveryStarted("rule", static_cast<int>(report.started.size()));
+    for (const auto& [trigger, n] : report.started_by_trigger) metrics_.RecoveryStarted(trigger, n);
   }
   if (store != nullptr) {
     if (auto unfinished = store->UnfinishedRecoveries(); unfinished) {

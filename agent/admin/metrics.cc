@@ -215,7 +215,9 @@ AgentMetrics::AgentMetrics(std::string_view version, std::string_view revision)
       recoveries_->Add({{"strategy", s}, {"outcome", o}});
     }
   }
-  for (const char* t : {"rule", "api"}) recoveries_started_->Add({{"trigger", t}});
+  for (const char* t : {"rule", "api", "failover", "failback", "stale-copy"}) {
+    recoveries_started_->Add({{"trigger", t}});
+  }
   for (RefusalCause c : {RefusalCause::kGaveUp, RefusalCause::kNoRestorePoint}) {
     refused_->Add({{"cause", RefusalCauseName(c)}}).Set(0);
     refusal_causes_.insert(RefusalCauseName(c));

@@ -281,11 +281,12 @@ TEST_CASE("recovery notifications carry the diagnosis and follow the recovery's 
   r.outcome = RecoveryAttempt::Outcome::kSucceeded;
   r.error.clear();
   r.id = "rec-2";
-  // A new recovery within group_interval of the last recovery notification is held...
+  // A new recovery within group_interval of the last recovery notification is told (an action
+  // is an event, not a flapping condition)...
   AlertBatch s2 = p.OnRecoveryStarted(r, kT0 + 3 * kMin);
-  CHECK(s2.entries.empty());
+  CHECK(s2.entries.size() == 2);
   p.Commit(s2);
-  // ...and its success resolves the failed and gave-up alerts (no "recovering" was sent).
+  // ...and its success resolves it and the failed and gave-up alerts.
   AlertBatch ok = p.OnRecoveryEnded(r, "d4e5f6", kT0 + 4 * kMin);
   std::set<std::string> resolved;
   for (const OutboxEntry& e : ok.entries) {
@@ -293,13 +294,48 @@ TEST_CASE("recovery notifications carry the diagnosis and follow the recovery's 
     CHECK(f.status == NotificationStatus::kResolved);
     resolved.insert(f.alertname);
   }
-  CHECK(resolved ==
-        std::set<std::string>{std::string(kRecoveryFailedAlert), std::string(kGaveUpAlert)});
+  CHECK(resolved == std::set<std::string>{std::string(kRecoveryAlert),
+                                          std::string(kRecoveryFailedAlert),
+                                          std::string(kGaveUpAlert)});
   p.Commit(ok);
   CHECK(p.Firing().empty());
   // Dry runs are not notified.
   r.dry_run = true;
   CHECK(p.OnRecoveryStarted(r, kT0 + 60 * kMin).entries.empty());
+}
+
+TEST_CASE("recovery notifications are events: a second action on a job within group_interval "
+          "is told, not held as flapping; its end says what was done") {
+  AlertPlanner p(TwoReceivers());
+  RecoveryRecord r;
+  r.id = "rec-1";
+  r.job = "ads";
+  r.cluster = "yarn-a";
+  r.trigger = "rule";
+  r.strategy = Strategy::kCheckpoint;
+  r.restore_path = "s3://b/cp/chk-9";
+  r.severity = Severity::kCritical;
+  AlertBatch b = p.OnRecoveryStarted(r, kT0);
+  REQUIRE(!b.entries.empty());
+  p.Commit(b);
+  r.outcome = RecoveryAttempt::Outcome::kSucceeded;
+  b = p.OnRecoveryEnded(r, "new1", kT0 + 2000);
+  REQUIRE(!b.entries.empty());
+  p.Commit(b);
+  // A minute later (group_interval is 5 minutes) the stale copy on yarn-a is cancelled.
+  r.id = "rec-2";
+  r.trigger = "stale-copy";
+  r.restore_path.clear();
+  r.outcome = RecoveryAttempt::Outcome::kInProgress;
+  b = p.OnRecoveryStarted(r, kT0 + kMin);
+  REQUIRE(!b.entries.empty());
+  CHECK(Decode(b.entries[0]).annotations.at("summary") ==
+        "cancelling a stale copy of ads on yarn-a");
+  p.Commit(b);
+  r.outcome = RecoveryAttempt::Outcome::kSucceeded;
+  b = p.OnRecoveryEnded(r, "", kT0 + kMin + 1000);
+  REQUIRE(!b.entries.empty());
+  CHECK(Decode(b.entries[0]).annotations.at("summary") == "cancelled the stale copy of ads on yarn-a");
 }
 
 TEST_CASE("a started action's summary says what kind it is: recovery, failover, failback, "
