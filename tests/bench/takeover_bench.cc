@@ -23,7 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include <rapidjson/document.h>
 
 #include "tests/agent/ha/zk_server.h"
 #include "tests/bench/bench_sim.h"
@@ -52,18 +51,7 @@ std::size_t Count(const std::string& text, const std::string& part) {
 
 // The id of the newest RUNNING job-0 on flinksim ("" when none).
 std::string RunningJob0(const Sim& sim) {
-  const testing::HttpReply r = sim.Get("/_sim/jobs");
-  rapidjson::Document doc;
-  doc.Parse(r.body.c_str(), r.body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("jobs")) return "";
-  std::string id;
-  for (const auto& j : doc["jobs"].GetArray()) {
-    if (std::string(j["name"].GetString()) == "job-0" &&
-        std::string(j["status"].GetString()) == "RUNNING") {
-      id = j["id"].GetString();
-    }
-  }
-  return id;
+  return testing::NewestSimInstance(sim.Get("/_sim/jobs").body, "job-0", "RUNNING");
 }
 
 double Median(std::vector<double> v) {

@@ -1,5 +1,7 @@
 #include "tests/support/test_support.h"
 
+#include <rapidjson/document.h>
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -231,6 +233,24 @@ ProgramRun RunToExit(const std::vector<std::string>& argv, const std::string& lo
   out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   out.output = p.Log();
   return out;
+}
+
+std::string NewestSimInstance(const std::string& sim_jobs_body, const std::string& job,
+                              const std::string& status) {
+  rapidjson::Document doc;
+  doc.Parse(sim_jobs_body.c_str(), sim_jobs_body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("jobs") || !doc["jobs"].IsArray()) {
+    return "";
+  }
+  std::string id;  // flinksim lists instances oldest first
+  for (const auto& j : doc["jobs"].GetArray()) {
+    if (!j.IsObject() || !j.HasMember("name") || !j.HasMember("status") || !j.HasMember("id") ||
+        !j["name"].IsString() || !j["status"].IsString() || !j["id"].IsString()) {
+      continue;
+    }
+    if (job == j["name"].GetString() && status == j["status"].GetString()) id = j["id"].GetString();
+  }
+  return id;
 }
 
 }  // namespace flinkguard::testing

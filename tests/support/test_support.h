@@ -93,6 +93,11 @@ std::string FlinkRestDir();
 // Reads a whole file; throws std::runtime_error naming the path when it cannot.
 std::string ReadFile(const std::string& path);
 
+// From a flinksim `/_sim/jobs` body: the id of the newest instance of `job` whose status is
+// `status` ("" when none, or when the body is not that document).
+std::string NewestSimInstance(const std::string& sim_jobs_body, const std::string& job,
+                              const std::string& status);
+
 inline bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }

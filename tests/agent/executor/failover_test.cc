@@ -43,16 +43,8 @@ std::string StatusOf(const FlinksimProcess& sim, const std::string& id) {
 
 // The newest instance of job-0 on `sim` that is RUNNING, as its /_sim/jobs entry's id.
 std::string RunningJob0(const FlinksimProcess& sim) {
-  rapidjson::Document doc = sim.SimJobs();
-  if (!doc.IsObject() || !doc.HasMember("jobs")) return "";
-  std::string id;
-  for (const auto& j : doc["jobs"].GetArray()) {
-    if (std::string(j["name"].GetString()) == "job-0" &&
-        std::string(j["status"].GetString()) == "RUNNING") {
-      id = j["id"].GetString();
-    }
-  }
-  return id;
+  return testing::NewestSimInstance(
+      testing::HttpCall("GET", sim.rest() + "/_sim/jobs").body, "job-0", "RUNNING");
 }
 
 struct Region {
@@ -94,6 +86,17 @@ struct Region {
     agent.emplace(ChildProcess::Start({FLINKGUARD_BINARY, "run", "--config", config},
                                       dir.File("agent.log")));
     REQUIRE(WaitFor([&] { return Contains(agent->Log(), "flinkguard running"); }));
+  }
+  // Stops the agent (SIGTERM) and returns the one placement its history holds ("" when not one).
+  std::string StopAndReadPlacement() {
+    agent->Signal(SIGTERM);
+    for (int i = 0; i < 200 && agent->Running(); ++i) std::this_thread::sleep_for(50ms);
+    agent->Stop();
+    auto h = SqliteHistoryStore::Open(dir.path() + "/state/history.db");
+    REQUIRE(h.has_value());
+    auto placements = (*h)->Placements();
+    REQUIRE(placements.has_value());
+    return placements->size() == 1 ? placements->front().cluster : "";
   }
   // Cluster A's JobManager stops answering and its job stops checkpointing (as when its AZ is
   // cut off); returns the newest checkpoint path A had completed.
@@ -154,15 +157,7 @@ TEST_CASE("cluster down: the job moves to the first backup with room, from the l
   CHECK(Contains(r.agent->Log(), "stale copy " + old_id));
 
   // The placement survives a restart of the agent: it does not move the job back.
-  r.agent->Signal(SIGTERM);
-  for (int i = 0; i < 200 && r.agent->Running(); ++i) std::this_thread::sleep_for(50ms);
-  r.agent->Stop();
-  auto h = SqliteHistoryStore::Open(r.dir.path() + "/state/history.db");
-  REQUIRE(h.has_value());
-  auto placements = (*h)->Placements();
-  REQUIRE(placements.has_value());
-  REQUIRE(placements->size() == 1);
-  CHECK(placements->front().cluster == "cluster-c");
+  CHECK(r.StopAndReadPlacement() == "cluster-c");
 }
 
 // Live instances of job-0 on `sims` (not FAILED, CANCELED or FINISHED), as flinksim sees them.
@@ -247,15 +242,7 @@ TEST_CASE("after a failover: a failure on the backup is recovered there while th
   CHECK(LiveJob0({&r.a, &r.b, &r.c}) == 1);
   CHECK(!RunningJob0(r.a).empty());
 
-  r.agent->Signal(SIGTERM);
-  for (int i = 0; i < 200 && r.agent->Running(); ++i) std::this_thread::sleep_for(50ms);
-  r.agent->Stop();
-  auto h = SqliteHistoryStore::Open(r.dir.path() + "/state/history.db");
-  REQUIRE(h.has_value());
-  auto placements = (*h)->Placements();
-  REQUIRE(placements.has_value());
-  REQUIRE(placements->size() == 1);
-  CHECK(placements->front().cluster == "cluster-a");
+  CHECK(r.StopAndReadPlacement() == "cluster-a");
 }
 
 TEST_CASE("cluster down, restore points only on its own disk: paged, nothing started elsewhere") {
