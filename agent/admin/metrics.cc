@@ -367,10 +367,12 @@ void AgentMetrics::UpdateRules(const RuleEvaluation& e) {
 
 void AgentMetrics::RecoveryEnded(const RecoveryRecord& record) {
   if (record.dry_run) return;
-  recoveries_->Add({{"strategy", StrategyName(record.strategy)},
+  // A stale copy's cancel restores nothing: strategy "none", and not a time to recover.
+  const bool cancel_only = record.trigger == "stale-copy";
+  recoveries_->Add({{"strategy", cancel_only ? "none" : StrategyName(record.strategy)},
                     {"outcome", OutcomeLabel(record.outcome)}})
       .Increment();
-  if (record.outcome == RecoveryAttempt::Outcome::kSucceeded && record.ended_ms &&
+  if (!cancel_only && record.outcome == RecoveryAttempt::Outcome::kSucceeded && record.ended_ms &&
       *record.ended_ms >= record.started_ms) {
     time_to_recover_->Add({{"strategy", StrategyName(record.strategy)}}, RecoverBuckets())
         .Observe(static_cast<double>(*record.ended_ms - record.started_ms) / 1000.0);

@@ -112,12 +112,17 @@ TEST_CASE("metrics: per-job gauges follow the observed jobs; a job that disappea
   m.RecoveryEnded(r);
   r.dry_run = true;
   m.RecoveryEnded(r);  // not counted
+  r.dry_run = false;
+  r.trigger = "stale-copy";  // a cancel: strategy none, no time to recover
+  m.RecoveryEnded(r);
   m.CountNotification("oncall", "delivered");
   m.SetLeader(false);
   m.SetOutboxDepth(3, 12.5);
   text = m.Serialize();
   CHECK(Has(text, "flinkguard_recoveries_total{outcome=\"succeeded\",strategy=\"checkpoint\"} 1"));
   CHECK(Has(text, "flinkguard_time_to_recover_seconds_sum{strategy=\"checkpoint\"} 12"));
+  CHECK(Has(text, "flinkguard_time_to_recover_seconds_count{strategy=\"checkpoint\"} 1"));
+  CHECK(Has(text, "flinkguard_recoveries_total{outcome=\"succeeded\",strategy=\"none\"} 1"));
   CHECK(Has(text, "flinkguard_notifications_total{outcome=\"delivered\",receiver=\"oncall\"} 1"));
   CHECK(Has(text, "flinkguard_leader 0"));
   CHECK(Has(text, "flinkguard_outbox_pending_notifications 3"));
