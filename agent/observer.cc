@@ -14,8 +14,28 @@ namespace {
 constexpr int kMaxRetries = 2;
 constexpr std::chrono::milliseconds kRetryBackoff{250};
 
-constexpr const char* kJobMetrics =
-    "numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,lastCheckpointDuration";
+constexpr const char* kJobMetrics = kObservedJobMetrics;
+
+// The id of a checkpoint from its path when the path is a checkpoint directory of `job_id`
+// (`<checkpoint dir>/<job id>/chk-<id>`, the layout of every Flink checkpoint storage);
+// std::nullopt for savepoints (`savepoint-<...>`) and anything else.
+std::optional<std::int64_t> CheckpointIdOfPath(std::string_view path, std::string_view job_id) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view last = path.substr(slash + 1);
+  std::string_view parent = path.substr(0, slash);
+  parent = parent.substr(parent.rfind('/') == std::string_view::npos ? 0 : parent.rfind('/') + 1);
+  if (parent != job_id || last.size() < 5 || last.size() > 22 || last.substr(0, 4) != "chk-") {
+    return std::nullopt;
+  }
+  std::int64_t id = 0;
+  for (const char ch : last.substr(4)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    id = id * 10 + (ch - '0');
+  }
+  return id;
+}
 
 std::int64_t SteadyMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -115,6 +135,9 @@ struct Observer::JobState {
   bool newer_checkpoint = false;
   // While newer_checkpoint: the newest one completed after this moment (agent wall ms), when known.
   std::optional<std::int64_t> newer_after_ms;
+  // last_checkpoint came from the checkpoint gauges without a completion time (before 2.0):
+  // it completed after this moment (agent wall ms), which bounds its age.
+  std::optional<std::int64_t> completed_after_ms;
   // The last two successful metric reads (agent cycle times) and the completed counter then.
   std::optional<std::int64_t> sample_ms;
   std::optional<std::int64_t> prev_sample_ms;
@@ -459,6 +482,14 @@ class Observer::Cycle {
                                         : s.last_checkpoint.why);
       return;
     }
+    if (s.last_checkpoint.value && s.last_checkpoint.value->completed_ms <= 0 &&
+        js.completed_after_ms) {
+      // From the gauges, before 2.0: it completed after completed_after_ms.
+      s.checkpoint_age_ms.SetFresh(std::max<std::int64_t>(0, now_ms_ - *js.completed_after_ms),
+                                   now_ms_);
+      s.checkpoint_age_upper_bound = true;
+      return;
+    }
     const std::int64_t server_now = ServerNow(c);
     // Age of the newest completed checkpoint of this run; a run with none yet counts from the
     // moment it started RUNNING, so a job that never checkpoints still ages.
@@ -589,8 +620,14 @@ class Observer::Cycle {
       // completes every interval). A newer checkpoint is read with the details, and at once
       // when something went wrong: a failed checkpoint, a restart, counters that cannot be
       // compared. Unmoved counters mean Flink would answer what it answered last time.
-      if (!js.checkpoints_read || (with_details && js.newer_checkpoint) || restarted ||
-          failed_moved || !counters_known) {
+      // A newer checkpoint is taken from the checkpoint gauges of this very answer when they
+      // describe it without doubt (AdoptGaugeCheckpoint), so a steadily checkpointing job needs
+      // no /checkpoints read at all.
+      if (!js.checkpoints_read || restarted || failed_moved || !counters_known) {
+        FetchCheckpoints(c, js);
+      } else if (js.newer_checkpoint && AdoptGaugeCheckpoint(c, js, *m)) {
+        // last_checkpoint is the newest one now.
+      } else if (js.newer_checkpoint && with_details) {
         FetchCheckpoints(c, js);
       } else if (js.newer_checkpoint) {
         const std::string why =
@@ -611,6 +648,84 @@ class Observer::Cycle {
         FetchException(c, js);
       }
     });
+  }
+
+  // The newest checkpoint from the checkpoint gauges of a job metrics answer, taken only when
+  // they leave no doubt: exactly one checkpoint or savepoint completed since the last known
+  // newest (so no savepoint can hide behind it), the path is a checkpoint directory of this job
+  // (`.../<job id>/chk-<id>`, so the one that completed is not a savepoint), the id agrees with
+  // lastCompletedCheckpointId where Flink reports it and is above the last known one. The
+  // completion time is the gauge's (2.0+); before 2.0 it is not known, and the age is bounded by
+  // the metrics sample that still counted fewer. Otherwise false: /checkpoints will tell.
+  bool AdoptGaugeCheckpoint(ClusterState& c, JobState& js,
+                            const std::vector<MetricEntry>& m) {
+    JobSnapshot& s = js.snap;
+    if (!js.read_completed || !s.checkpoints_completed.value ||
+        *s.checkpoints_completed.value != *js.read_completed + 1) {
+      return false;
+    }
+    auto last_entry = [&](std::string_view id) -> const MetricEntry* {
+      const MetricEntry* found = nullptr;
+      for (const MetricEntry& e : m) {
+        if (e.id == id && e.value) found = &e;
+      }
+      return found;
+    };
+    auto number = [&](std::string_view id) -> std::optional<std::int64_t> {
+      const MetricEntry* e = last_entry(id);
+      const std::optional<double> d = e ? e->AsDouble() : std::nullopt;
+      if (!d || !std::isfinite(*d) || *d < 0) return std::nullopt;  // -1: none yet
+      return static_cast<std::int64_t>(*d);
+    };
+    const MetricEntry* path_entry = last_entry("lastCheckpointExternalPath");
+    if (!path_entry) return false;
+    const std::string* path = &*path_entry->value;
+    const std::optional<std::int64_t> reported_id = number("lastCompletedCheckpointId");
+    RestorePoint p;
+    p.kind = RestorePoint::Kind::kCheckpoint;
+    p.path = *path;
+    if (*path == kNotAddressablePath) {
+      // Only checkpoints go unaddressable (savepoints always have a path); the id must come
+      // from the gauge.
+      if (!reported_id) return false;
+      p.id = *reported_id;
+      p.addressable = false;
+    } else {
+      const std::optional<std::int64_t> id = CheckpointIdOfPath(*path, s.job_id);
+      if (!id || (reported_id && *reported_id != *id)) return false;
+      p.id = *id;
+      p.addressable = true;
+    }
+    if (s.last_checkpoint.value && s.last_checkpoint.value->id >= p.id) return false;
+    const std::int64_t duration =
+        s.checkpoint_duration_ms.fresh() ? std::max<std::int64_t>(0, *s.checkpoint_duration_ms.value)
+                                         : 0;
+    if (const std::optional<std::int64_t> completed = number("lastCheckpointCompletedTimestamp");
+        completed && *completed > 0) {
+      p.completed_ms = *completed;
+      p.trigger_ms = *completed - duration;
+      js.completed_after_ms.reset();
+    } else {
+      if (!js.newer_after_ms) return false;  // nothing bounds when it completed
+      // The latest moment it can have been triggered; the exact one comes with the next
+      // /checkpoints read (a restart, a failed checkpoint, a savepoint).
+      p.trigger_ms = ServerNow(c) - duration;
+      if (s.last_checkpoint.value) {
+        p.trigger_ms = std::max(p.trigger_ms, s.last_checkpoint.value->trigger_ms + 1);
+      }
+      js.completed_after_ms = js.newer_after_ms;
+    }
+    s.last_checkpoint.SetFresh(p, now_ms_);
+    if (s.last_savepoint.value) {
+      s.last_savepoint.SetFresh(*s.last_savepoint.value, now_ms_);
+    } else {
+      s.last_savepoint.SetAbsent(now_ms_);
+    }
+    js.read_completed = s.checkpoints_completed.value;
+    js.read_failed = s.checkpoints_failed.value;
+    js.newer_checkpoint = false;
+    UpdateCheckpointAge(c, js);
+    return true;
   }
 
   // The checkpoint facts did not change since they were read (the counters say so): they are
@@ -646,6 +761,7 @@ class Observer::Cycle {
       }
       for (const std::string& p : st->problems) Problem(c.client.Context("GET", path) + ": " + p);
       js.checkpoints_read = true;
+      js.completed_after_ms.reset();
       js.read_completed = st->completed;
       js.read_failed =
           s.checkpoints_failed.fresh() ? s.checkpoints_failed.value : std::optional(st->failed);

@@ -32,6 +32,13 @@ struct SignalQuery {
 };
 
 // Observer-wide values; a cluster's own ObservedCluster values replace the first and the last.
+// What the observer reads from /jobs/:id/metrics every cycle: the counters, and the newest
+// completed checkpoint as the checkpoint gauges describe it — its path (every version), its id
+// (1.17+) and its completion time (2.0+). Flink leaves out what it does not have.
+inline constexpr const char* kObservedJobMetrics =
+    "numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,lastCheckpointDuration,"
+    "lastCheckpointExternalPath,lastCompletedCheckpointId,lastCheckpointCompletedTimestamp";
+
 struct ObserverOptions {
   // Heavy per-job data (job details: vertices, timestamps, backpressure counters, and with them
   // the source throughput and lag) is fetched when a job is new or changed, and at least every
@@ -65,9 +72,12 @@ struct RequestSample {
 // metric's id) and the checkpoint statistics
 // (also read at once when the failed-checkpoint counter moved, the job restarted or the counters
 // are missing), the root exception after a failure or restart, the checkpoint settings once —
-// plus one query per TSDB signal. Between two reads of the checkpoint statistics a completed
-// counter that moved marks last_checkpoint/last_savepoint stale and makes checkpoint_age_ms an
-// upper bound (JobSnapshot::checkpoint_age_upper_bound).
+// plus one query per TSDB signal. The metrics read also carries the checkpoint gauges: a job
+// whose counter moved by one checkpoint of its own directory (`<job id>/chk-<id>`) gets it from
+// them, without a /checkpoints read (its age exact on 2.0+, an upper bound before). Otherwise,
+// between two reads of the checkpoint statistics a completed counter that moved marks
+// last_checkpoint/last_savepoint stale and makes checkpoint_age_ms an upper bound
+// (JobSnapshot::checkpoint_age_upper_bound).
 // A cluster that does not answer costs only its own timeout; its jobs keep their last values,
 // marked stale, with the reason.
 // Keeps per-job state between cycles (counters, vertex ids, server clock skew).

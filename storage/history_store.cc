@@ -714,6 +714,10 @@ class SqliteHistoryStore::Statements {
          "first_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
          "ON CONFLICT (job, path) DO UPDATE SET checkpoint_id = excluded.checkpoint_id, "
          // 0 means "not known": a later observation without the ack time keeps the known one.
+         // A point first seen without it (from the checkpoint gauges before Flink 2.0) had its
+         // trigger time estimated: an observation with the exact times replaces both.
+         "trigger_ms = CASE WHEN excluded.completed_ms != 0 AND completed_ms = 0 "
+         "THEN excluded.trigger_ms ELSE trigger_ms END, "
          "completed_ms = CASE WHEN excluded.completed_ms != 0 THEN excluded.completed_ms "
          "ELSE completed_ms END, "
          "discarded = excluded.discarded, addressable = excluded.addressable, "

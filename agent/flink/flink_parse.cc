@@ -12,7 +12,6 @@
 namespace flinkguard {
 namespace {
 
-constexpr const char* kNotAddressable = "<checkpoint-not-externally-addressable>";
 
 // Turns Flink's -1 "not set" sentinel into std::nullopt.
 std::optional<std::int64_t> Sentinel(std::optional<std::int64_t> v) {
@@ -131,7 +130,7 @@ bool JobOverview::AllTasksRunning() const {
 }
 
 bool CheckpointEntry::ExternallyAddressable() const {
-  return !external_path.empty() && external_path != kNotAddressable;
+  return !external_path.empty() && external_path != kNotAddressablePath;
 }
 
 std::optional<double> MetricEntry::AsDouble() const {

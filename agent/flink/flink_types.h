@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/job_status.h"
@@ -89,6 +90,10 @@ struct CheckpointEntry {
   // A path a job can be restored from: present and not "<checkpoint-not-externally-addressable>".
   bool ExternallyAddressable() const;
 };
+
+// What Flink reports as the path of a checkpoint that is not retained externally, in the
+// checkpoint statistics and in the lastCheckpointExternalPath gauge.
+inline constexpr std::string_view kNotAddressablePath = "<checkpoint-not-externally-addressable>";
 
 struct RestoredCheckpoint {
   std::int64_t id = 0;

@@ -28,7 +28,7 @@ struct HostQueue;
 struct Transfer {
   CURL* easy = nullptr;
   HostQueue* host = nullptr;  // the queue of its host:port (owned by CurlTransport::Run)
-  curl_slist* headers = nullptr;
+  curl_slist* headers = nullptr;  // owned when the request has headers of its own
   HttpRequest request;
   RequestBatch::Callback done;
   HttpResponse response;
@@ -81,6 +81,17 @@ struct CurlTransport::Impl {
   CurlTransportOptions options;
   CURLM* multi = nullptr;
   std::vector<CURL*> idle;  // easy handles kept for reuse (their settings are reset on use)
+  // The headers of every request without headers of its own (most of them), built once.
+  curl_slist* common_headers = nullptr;
+
+  // The identity header and "Expect:" (without it, libcurl waits for a 100-continue on larger
+  // bodies, adding a second) after `list`.
+  curl_slist* AppendCommon(curl_slist* list) const {
+    if (!options.instance_id.empty()) {
+      list = curl_slist_append(list, ("X-Flinkguard-Instance: " + options.instance_id).c_str());
+    }
+    return curl_slist_append(list, "Expect:");
+  }
 
   CURL* TakeEasy() {
     if (!idle.empty()) {
@@ -118,15 +129,16 @@ struct CurlTransport::Impl {
       curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.c_str());
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
     }
-    for (const auto& [name, value] : r.headers) {
-      t.headers = curl_slist_append(t.headers, (name + ": " + value).c_str());
+    if (r.headers.empty()) {
+      if (common_headers == nullptr) common_headers = AppendCommon(nullptr);
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, common_headers);
+    } else {
+      for (const auto& [name, value] : r.headers) {
+        t.headers = curl_slist_append(t.headers, (name + ": " + value).c_str());
+      }
+      t.headers = AppendCommon(t.headers);
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
     }
-    if (!options.instance_id.empty()) {
-      t.headers = curl_slist_append(t.headers, ("X-Flinkguard-Instance: " + options.instance_id).c_str());
-    }
-    // Without this, libcurl waits for a 100-continue on larger bodies, adding a second.
-    t.headers = curl_slist_append(t.headers, "Expect:");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
     if (r.tls) {
       if (!r.tls->ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, r.tls->ca_file.c_str());
       if (!r.tls->cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, r.tls->cert_file.c_str());
@@ -167,6 +179,7 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : impl_(std::make_uni
 
 CurlTransport::~CurlTransport() {
   for (CURL* e : impl_->idle) curl_easy_cleanup(e);
+  curl_slist_free_all(impl_->common_headers);
   curl_multi_cleanup(impl_->multi);
 }
 

@@ -26,7 +26,8 @@ std::string U(const std::string& path) { return kBase + path; }
 const std::string kMetricsUrl =
     U(std::string("/jobs/") + kJob +
       "/metrics?get=numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,"
-      "lastCheckpointDuration");
+      "lastCheckpointDuration,lastCheckpointExternalPath,lastCompletedCheckpointId,"
+      "lastCheckpointCompletedTimestamp");
 const std::string kQpsUrl = U(std::string("/jobs/") + kJob + "/vertices/" + kSrc +
                               "/subtasks/metrics?get=numRecordsOutPerSecond&agg=sum");
 // The source vertex's metric list (read once, for the lag metric's id), and throughput with lag.
@@ -55,6 +56,17 @@ struct FakeCluster {
   std::string lag_metric = "Source__Kafka.pendingRecords";
   double pending = 1500;
   int lists_served = 0;
+  // Checkpoint paths in Flink's layout (<dir>/<job id>/chk-<id>) or a bare "s3://b/chk-<id>",
+  // which the observer does not take from the gauges (so older tests see the /checkpoints path).
+  bool job_dir_layout = false;
+  bool completed_gauge = false;  // Flink 2.0's lastCheckpointCompletedTimestamp
+  std::optional<std::string> gauge_path;  // lastCheckpointExternalPath when not the newest's
+  std::optional<std::int64_t> gauge_id;   // lastCompletedCheckpointId when not the newest's
+
+  std::string PathOf(std::int64_t id) const {
+    return std::string("s3://b/") + (job_dir_layout ? std::string(kJob) + "/" : "") + "chk-" +
+           std::to_string(id);
+  }
 
   FakeCluster() {
     t.Reply("GET", U("/config"), 200,
@@ -92,7 +104,14 @@ struct FakeCluster {
       return Ok(R"([{"id":"numRestarts","value":")" + std::to_string(restarts) +
                 R"("},{"id":"numberOfCompletedCheckpoints","value":")" + std::to_string(completed) +
                 R"("},{"id":"numberOfFailedCheckpoints","value":")" + std::to_string(failed) +
-                R"("},{"id":"lastCheckpointDuration","value":"120"}])");
+                R"("},{"id":"lastCheckpointDuration","value":"120"},)" +
+                R"({"id":"lastCheckpointExternalPath","value":")" + gauge_path.value_or(PathOf(completed)) +
+                R"("},{"id":"lastCompletedCheckpointId","value":")" +
+                std::to_string(gauge_id.value_or(completed)) + R"("})" +
+                (completed_gauge ? R"(,{"id":"lastCheckpointCompletedTimestamp","value":")" +
+                                       std::to_string(last_ack) + R"("})"
+                                 : std::string()) +
+                "]");
     });
     t.On("GET", U(std::string("/jobs/") + kJob + "/checkpoints"), [this](const HttpRequest&) {
       ++checkpoints_served;
@@ -103,8 +122,7 @@ struct FakeCluster {
           std::to_string(completed) +
           R"(,"status":"COMPLETED","is_savepoint":false,"trigger_timestamp":)" +
           std::to_string(last_ack - 100) + R"(,"latest_ack_timestamp":)" +
-          std::to_string(last_ack) + R"(,"external_path":"s3://b/chk-)" +
-          std::to_string(completed) +
+          std::to_string(last_ack) + R"(,"external_path":")" + PathOf(completed) +
           R"(","discarded":false},"savepoint":null,"failed":null,"restored":null},"history":[]})");
     });
     t.On("GET", kQpsUrl,
@@ -321,6 +339,121 @@ TEST_CASE("the age bound never exceeds the age of the checkpoint read before") {
   CHECK(j.checkpoint_age_upper_bound);
   // Checkpoint 6 completed after checkpoint 5: at most 21 s ago (the metric bound says 30 s).
   CHECK(j.checkpoint_age_ms.value == 21'000);
+}
+
+TEST_CASE("a steadily checkpointing 1.20 job is followed through the checkpoint gauges") {
+  FakeCluster f;
+  f.job_dir_layout = true;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, ObserverOptions{.detail_every = 3});
+  obs.RunCycle(kT0);
+  CHECK(f.checkpoints_served == 1);
+  for (int i = 1; i <= 9; ++i) {
+    f.server_now += 10'000;
+    f.completed += 1;
+    f.last_ack = f.server_now - 2'000;
+    const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+    CAPTURE(i);
+    CHECK(f.t.unexpected().empty());
+    REQUIRE(j.last_checkpoint.value.has_value());
+    CHECK(j.last_checkpoint.fresh());
+    CHECK(j.last_checkpoint.value->id == f.completed);
+    CHECK(j.last_checkpoint.value->path == f.PathOf(f.completed));
+    CHECK(j.last_checkpoint.value->addressable);
+    REQUIRE(j.checkpoint_age_ms.fresh());
+    CHECK(*j.checkpoint_age_ms.value >= 2'000);  // never below the true age
+    if (i >= 2) {
+      // Taken from the gauges (1.20 has no completion time there): the time is not known, the
+      // trigger time is the latest possible, and the age is the metric sample's bound: after
+      // the read of two cycles ago less Flink's 10 s metric fetch interval.
+      CHECK(j.last_checkpoint.value->completed_ms == 0);
+      CHECK(j.last_checkpoint.value->trigger_ms == f.server_now - 120);
+      CHECK(j.checkpoint_age_upper_bound);
+      CHECK(j.checkpoint_age_ms.value == 30'000);
+    }
+  }
+  // One /checkpoints read for the first cycle, one on the second (no earlier metrics sample
+  // bounded when checkpoint 6 completed yet); none after, although details came every third cycle.
+  CHECK(f.checkpoints_served == 2);
+  CHECK(f.details_served >= 4);
+}
+
+TEST_CASE("with Flink 2.0's completion gauge a checkpoint from the gauges has exact times") {
+  FakeCluster f;
+  f.job_dir_layout = true;
+  f.completed_gauge = true;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  obs.RunCycle(kT0);
+  for (int i = 1; i <= 4; ++i) {
+    f.server_now += 10'000;
+    f.completed += 1;
+    f.last_ack = f.server_now - 3'000;
+    const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+    CAPTURE(i);
+    REQUIRE(j.last_checkpoint.fresh());
+    CHECK(j.last_checkpoint.value->id == f.completed);
+    CHECK(j.last_checkpoint.value->completed_ms == f.last_ack);
+    CHECK(j.last_checkpoint.value->trigger_ms == f.last_ack - 120);  // lastCheckpointDuration
+    CHECK_FALSE(j.checkpoint_age_upper_bound);
+    CHECK(j.checkpoint_age_ms.value == 3'000);
+  }
+  CHECK(f.checkpoints_served == 1);
+}
+
+TEST_CASE("the gauges are not taken when they could describe something else") {
+  FakeCluster f;
+  f.job_dir_layout = true;
+  f.completed_gauge = true;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  obs.RunCycle(kT0 + 10'000);
+  REQUIRE(f.checkpoints_served == 1);
+  f.server_now += 10'000;
+  f.last_ack = f.server_now - 1'000;
+  std::string why;
+  SUBCASE("two completed since the last known: a savepoint may be the one in between") {
+    f.completed += 2;
+  }
+  SUBCASE("the newest is a savepoint") {
+    f.completed += 1;
+    f.gauge_path = "s3://b/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c";
+  }
+  SUBCASE("the path is another job's checkpoint directory") {
+    f.completed += 1;
+    f.gauge_path = "s3://b/00000000000000000000000000000000/chk-6";
+  }
+  SUBCASE("lastCompletedCheckpointId disagrees with the path") {
+    f.completed += 1;
+    f.gauge_id = 7;
+  }
+  SUBCASE("the path does not name a checkpoint id") {
+    f.completed += 1;
+    f.gauge_path = std::string("s3://b/") + kJob + "/chk-6x";
+  }
+  f.t.ClearLog();
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
+  CHECK(f.t.Count("GET " + kCheckpointsUrl) == 0);  // no details due: read with the next ones
+  CHECK(j.last_checkpoint.freshness == Freshness::kStale);
+  CHECK(j.last_checkpoint.value->id == 5);
+  CHECK(j.checkpoint_age_upper_bound);
+}
+
+TEST_CASE("an unaddressable checkpoint from the gauges takes its id from lastCompletedCheckpointId") {
+  FakeCluster f;
+  f.job_dir_layout = true;
+  f.completed_gauge = true;
+  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
+  obs.RunCycle(kT0);
+  f.server_now += 10'000;
+  f.completed = 6;
+  f.last_ack = f.server_now - 1'000;
+  f.gauge_path = "<checkpoint-not-externally-addressable>";
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 10'000));
+  REQUIRE(j.last_checkpoint.fresh());
+  CHECK(j.last_checkpoint.value->id == 6);
+  CHECK_FALSE(j.last_checkpoint.value->addressable);
+  CHECK(j.checkpoint_age_ms.value == 1'000);
+  CHECK(f.checkpoints_served == 1);
 }
 
 TEST_CASE("a moved failed-checkpoint counter reads the checkpoint statistics at once") {

@@ -46,8 +46,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using testing::ChildProcess;
 
-constexpr const char* kJobMetrics =
-    "numRestarts,numberOfCompletedCheckpoints,numberOfFailedCheckpoints,lastCheckpointDuration";
+constexpr const char* kJobMetrics = kObservedJobMetrics;
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int /*sig*/) { g_stop.store(true); }
@@ -320,7 +319,8 @@ struct CycleFigures {
   std::size_t status_fresh = 0;  // status fresh and RUNNING
   std::size_t metrics_fresh = 0;
   std::size_t checkpoint_fresh = 0;
-  std::size_t checkpoint_bound = 0;  // of which the age is an upper bound (restore points stale)
+  std::size_t checkpoint_bound = 0;  // of which the age is an upper bound
+  std::size_t point_fresh = 0;       // the newest restore point fresh (not a newer one unread)
   std::size_t qps_fresh = 0;
   std::size_t lag_fresh = 0;
   std::size_t backpressure_fresh = 0;
@@ -341,6 +341,7 @@ void CountFreshness(const Observation& obs, CycleFigures& f) {
     const bool checkpoint = (s.last_checkpoint.fresh() || s.checkpoint_age_upper_bound) &&
                             s.checkpoint_age_ms.fresh() && s.checkpoint_settings.fresh();
     f.checkpoint_bound += checkpoint && s.checkpoint_age_upper_bound;
+    f.point_fresh += s.last_checkpoint.fresh();
     const bool qps = s.qps.fresh();
     const bool lag = s.lag.fresh();
     const bool bp = s.backpressure.fresh();
@@ -355,20 +356,22 @@ void CountFreshness(const Observation& obs, CycleFigures& f) {
 }
 
 void PrintCycleHeader() {
-  std::printf("%5s %8s %8s %7s %8s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s %6s\n",
-              "cycle", "wall_ms", "cpu_ms", "cpu/int", "requests", "req/s", "probs", "sim_cpu",
-              "busy", "rssMiB", "jobs", "status", "metric", "chkpt", "bound", "qps", "lag", "bp",
-              "compl");
+  std::printf(
+      "%5s %8s %8s %7s %8s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n",
+      "cycle", "wall_ms", "cpu_ms", "cpu/int", "requests", "req/s", "probs", "sim_cpu", "busy",
+      "rssMiB", "jobs", "status", "metric", "chkpt", "bound", "point", "qps", "lag", "bp",
+      "compl");
 }
 
 void PrintCycle(int i, const CycleFigures& f, double interval_s) {
   std::printf(
       "%5d %8.0f %8.0f %6.1f%% %8lld %8.0f %6zu %7.2fs %5.0f%% %6.1f | %6zu %6zu %6zu %6zu "
-      "%6zu %6zu %6zu %6zu %6zu\n",
+      "%6zu %6zu %6zu %6zu %6zu %6zu\n",
       i, f.wall_s * 1e3, f.cpu_s * 1e3, 100 * f.cpu_s / interval_s,
       static_cast<long long>(f.requests), static_cast<double>(f.requests) / f.wall_s, f.problems,
       f.sim_cpu_s, 100 * f.machine_busy, static_cast<double>(f.rss_kib) / 1024.0, f.jobs,
-      f.status_fresh, f.metrics_fresh, f.checkpoint_fresh, f.checkpoint_bound, f.qps_fresh,
+      f.status_fresh, f.metrics_fresh, f.checkpoint_fresh, f.checkpoint_bound, f.point_fresh,
+      f.qps_fresh,
       f.lag_fresh, f.backpressure_fresh, f.complete);
   std::fflush(stdout);
 }
@@ -470,7 +473,6 @@ function init(args)
             "/subtasks/metrics?get=numRecordsOutPerSecond,Source__Events.pendingRecords&agg=sum",
             headers)
       end
-      requests[#requests + 1] = wrk.format("GET", base .. "/checkpoints", headers)
     end
   end
   next_request = 0
@@ -692,8 +694,8 @@ int Main(int argc, char** argv) {
       "cpu/int: cpu_ms / interval;\n sim_cpu: CPU of all flinksim processes during the "
       "cycle; busy: all cores busy during the cycle;\n status..compl: jobs whose fields "
       "are fresh: status RUNNING+all tasks, metrics, checkpoint (restore point fresh, or stale "
-      "with\n the age an upper bound), of which bound: the age is an upper bound, qps, source "
-      "lag, backpressure, all)\n\n");
+      "with\n the age an upper bound), of which bound: the age is an upper bound, point: the newest "
+      "restore\n point known and fresh, qps, source lag, backpressure, all)\n\n");
   PrintSummary("all cycles", figures, 0, interval_s);
   if (figures.size() > 1) PrintSummary("steady state (cycles 2..K)", figures, 1, interval_s);
   const CycleFigures& last = figures.back();
@@ -727,7 +729,7 @@ int Main(int argc, char** argv) {
     }
     std::printf(
         "\nwrk: %d s, %d threads (one cluster each), %d connections, the agent's "
-        "steady-state mix (metrics; details, source throughput, checkpoints 1/%d)\n",
+        "steady-state mix (metrics; details and source throughput 1/%d)\n",
         o.wrk_seconds, threads, connections, o.detail_every);
     std::fflush(stdout);
     auto w = RunWrk(o, scratch.path(), fleet, clusters, threads, connections);

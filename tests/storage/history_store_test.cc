@@ -64,6 +64,33 @@ TEST_CASE_TEMPLATE("restore points round-trip every field, newest first, per job
   CHECK(Must(s->RestorePoints("nobody")).empty());
 }
 
+TEST_CASE_TEMPLATE("a point first seen without its times gets the exact ones from a later upsert",
+                   B, OnDisk, InMemory) {
+  B s;
+  // From the checkpoint gauges before Flink 2.0: the completion time is not known and the
+  // trigger time is an estimate (the latest it can have been).
+  KnownRestorePoint p = SamplePoint("orders", "s3://cp/orders/chk-7", 7'500);
+  p.point.completed_ms = 0;
+  Must(s->UpsertRestorePoint(p, RestorePointOrigin::kObserved, 7'600));
+  CHECK(Must(s->RestorePoints("orders"))[0].point.trigger_ms == 7'500);
+
+  // /checkpoints later tells both.
+  KnownRestorePoint exact = p;
+  exact.point.trigger_ms = 7'000;
+  exact.point.completed_ms = 7'200;
+  Must(s->UpsertRestorePoint(exact, RestorePointOrigin::kObserved, 9'000));
+  auto points = Must(s->RestorePoints("orders"));
+  REQUIRE(points.size() == 1);
+  CHECK(points[0].point.trigger_ms == 7'000);
+  CHECK(points[0].point.completed_ms == 7'200);
+
+  // Known times are not replaced by another estimate.
+  Must(s->UpsertRestorePoint(p, RestorePointOrigin::kObserved, 9'500));
+  points = Must(s->RestorePoints("orders"));
+  CHECK(points[0].point.trigger_ms == 7'000);
+  CHECK(points[0].point.completed_ms == 7'200);
+}
+
 TEST_CASE_TEMPLATE("an upsert refreshes a point but never clears failed_restore", B, OnDisk,
                    InMemory) {
   B s;
