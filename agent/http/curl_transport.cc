@@ -227,12 +227,21 @@ void CurlTransport::Run(RequestBatch& batch) {
   const std::size_t max_host = std::max<std::size_t>(1, im.options.max_host_connections);
   // Feeds waiting transfers into the multi handle, one per host in turn, up to the limits, so a
   // batch of 10,000 requests does not hold 10,000 sockets and buffers at once.
+  // Each host with work gets at most its share of the connections (and never more than
+  // max_host): when more hosts are busy than max_total / max_host, a freed connection then
+  // goes back to its own host instead of to the next host in turn, which would have to open a
+  // new connection while an idle one to the first host is dropped from curl's cache (4 hosts
+  // sharing 4 connections: 17 connections for 24 requests before, at most 7 now).
   auto start_some = [&] {
+    std::size_t busy_hosts = 0;
+    for (const HostQueue* h : host_order) busy_hosts += !h->waiting.empty() || h->active > 0;
+    const std::size_t share =
+        std::clamp<std::size_t>(max_total / std::max<std::size_t>(1, busy_hosts), 1, max_host);
     std::size_t idle_hosts = 0;  // hosts passed over in a row; a full round of them = done
     while (waiting_count > 0 && active.size() < max_total && idle_hosts < host_order.size()) {
       HostQueue& h = *host_order[next_host];
       next_host = (next_host + 1) % host_order.size();
-      if (h.waiting.empty() || h.active >= max_host) {
+      if (h.waiting.empty() || h.active >= share) {
         ++idle_hosts;
         continue;
       }

@@ -200,6 +200,25 @@ std::int64_t MaxRssKib() {
   return ru.ru_maxrss;
 }
 
+// TCP connections this host opened so far (ActiveOpens in /proc/net/snmp): the network
+// namespace's, which while the benchmark runs are the agent's own. -1 when unreadable.
+long long TcpActiveOpens() {
+  std::ifstream in("/proc/net/snmp");
+  std::string header;
+  std::string values;
+  for (int i = 0; i < 100 && std::getline(in, header); ++i) {
+    if (header.rfind("Tcp:", 0) != 0 || !std::getline(in, values)) continue;
+    std::istringstream names(header);
+    std::istringstream numbers(values);
+    std::string name;
+    std::string number;
+    while (names >> name && numbers >> number) {
+      if (name == "ActiveOpens") return std::atoll(number.c_str());
+    }
+  }
+  return -1;
+}
+
 // Open sockets of this process (the transport's kept-alive connections).
 int OpenSockets() {
   int n = 0;
@@ -327,6 +346,7 @@ struct CycleFigures {
   std::size_t complete = 0;  // all of the above
   std::int64_t rss_kib = 0;
   int sockets = 0;
+  long long connects = 0;  // TCP connections opened during the cycle
 };
 
 void CountFreshness(const Observation& obs, CycleFigures& f) {
@@ -357,18 +377,20 @@ void CountFreshness(const Observation& obs, CycleFigures& f) {
 
 void PrintCycleHeader() {
   std::printf(
-      "%5s %8s %8s %7s %8s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n",
-      "cycle", "wall_ms", "cpu_ms", "cpu/int", "requests", "req/s", "probs", "sim_cpu", "busy",
+      "%5s %8s %8s %7s %8s %6s %8s %6s %8s %6s %6s | %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n",
+      "cycle", "wall_ms", "cpu_ms", "cpu/int", "requests", "conns", "req/s", "probs", "sim_cpu",
+      "busy",
       "rssMiB", "jobs", "status", "metric", "chkpt", "bound", "point", "qps", "lag", "bp",
       "compl");
 }
 
 void PrintCycle(int i, const CycleFigures& f, double interval_s) {
   std::printf(
-      "%5d %8.0f %8.0f %6.1f%% %8lld %8.0f %6zu %7.2fs %5.0f%% %6.1f | %6zu %6zu %6zu %6zu "
+      "%5d %8.0f %8.0f %6.1f%% %8lld %6lld %8.0f %6zu %7.2fs %5.0f%% %6.1f | %6zu %6zu %6zu %6zu "
       "%6zu %6zu %6zu %6zu %6zu %6zu\n",
       i, f.wall_s * 1e3, f.cpu_s * 1e3, 100 * f.cpu_s / interval_s,
-      static_cast<long long>(f.requests), static_cast<double>(f.requests) / f.wall_s, f.problems,
+      static_cast<long long>(f.requests), f.connects, static_cast<double>(f.requests) / f.wall_s,
+      f.problems,
       f.sim_cpu_s, 100 * f.machine_busy, static_cast<double>(f.rss_kib) / 1024.0, f.jobs,
       f.status_fresh, f.metrics_fresh, f.checkpoint_fresh, f.checkpoint_bound, f.point_fresh,
       f.qps_fresh,
@@ -658,6 +680,7 @@ int Main(int argc, char** argv) {
     const double sim0 = ProcessesCpuSeconds(pids);
     const MachineTicks m0 = ReadMachineTicks();
     const double cpu0 = SelfCpuSeconds();
+    const long long opens0 = TcpActiveOpens();
     const auto w0 = Clock::now();
     {
       const Observation obs = observer.RunCycle(WallMs());
@@ -674,6 +697,7 @@ int Main(int argc, char** argv) {
     f.sim_cpu_s = ProcessesCpuSeconds(pids) - sim0;
     f.rss_kib = StatusKib("VmRSS");
     f.sockets = OpenSockets();
+    f.connects = opens0 < 0 ? -1 : TcpActiveOpens() - opens0;
     figures.push_back(f);
     PrintCycle(i + 1, f, interval_s);
   }
@@ -691,7 +715,7 @@ int Main(int argc, char** argv) {
 
   std::printf(
       "\n(wall_ms: RunCycle wall time; cpu_ms: this process's user+sys CPU during it; "
-      "cpu/int: cpu_ms / interval;\n sim_cpu: CPU of all flinksim processes during the "
+      "cpu/int: cpu_ms / interval;\n conns: TCP connections opened; sim_cpu: CPU of all flinksim processes during the "
       "cycle; busy: all cores busy during the cycle;\n status..compl: jobs whose fields "
       "are fresh: status RUNNING+all tasks, metrics, checkpoint (restore point fresh, or stale "
       "with\n the age an upper bound), of which bound: the age is an upper bound, point: the newest "

@@ -267,3 +267,37 @@ TEST_CASE("one host's backlog does not hold back the requests for another host")
   CHECK(busy_done_when_quiet_finished <= 4);
   CHECK(busy.max_concurrent() <= 2);
 }
+
+TEST_CASE("with more busy hosts than connections allow, each host keeps to its share") {
+  // 4 connections for 4 hosts: one each. Without shares, round-robin admission gave a freed
+  // connection's slot to the next host in turn, which opened a second connection while the
+  // first host's idle one was dropped — new connections all through the batch.
+  std::vector<std::unique_ptr<TestServer>> servers;
+  for (int i = 0; i < 4; ++i) servers.push_back(std::make_unique<TestServer>());
+  CurlTransport t({.max_total_connections = 4, .max_host_connections = 4});
+  RequestBatch batch;
+  int done = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      // Different durations per host, so that hosts free their connections at different times.
+      batch.Add({.url = servers[static_cast<std::size_t>(i)]->Url("/slow?ms=" +
+                                                                  std::to_string(10 + 15 * i))},
+                [&](Result<HttpResponse> r) {
+                  CHECK(r.has_value());
+                  ++done;
+                });
+    }
+  }
+  t.Run(batch);
+  CHECK(done == 24);
+  std::size_t connections = 0;
+  for (auto& s : servers) {
+    CHECK(s->requests() == 6);
+    connections += s->distinct_connections();
+  }
+  // One per host while all four are busy; a host left alone at the end may add one or two.
+  CHECK(connections <= 7);
+  // The first host, the fastest, never had more than its one connection while others waited.
+  CHECK(servers[0]->max_concurrent() == 1);
+}
+
