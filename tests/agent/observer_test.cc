@@ -63,6 +63,12 @@ struct FakeCluster {
   std::optional<std::string> gauge_path;  // lastCheckpointExternalPath when not the newest's
   std::optional<std::int64_t> gauge_id;   // lastCompletedCheckpointId when not the newest's
 
+  // Flink 2.0 with checkpoints in Flink's own layout: the gauges tell path, id and time.
+  void GaugesOf20() {
+    job_dir_layout = true;
+    completed_gauge = true;
+  }
+
   std::string PathOf(std::int64_t id) const {
     return std::string("s3://b/") + (job_dir_layout ? std::string(kJob) + "/" : "") + "chk-" +
            std::to_string(id);
@@ -341,6 +347,14 @@ TEST_CASE("the age bound never exceeds the age of the checkpoint read before") {
   CHECK(j.checkpoint_age_ms.value == 21'000);
 }
 
+// Ten seconds on, one more checkpoint completed `ago` ms before cycle `i` observes it.
+JobSnapshot CheckpointAndCycle(FakeCluster& f, Observer& obs, int i, std::int64_t ago) {
+  f.server_now += 10'000;
+  f.completed += 1;
+  f.last_ack = f.server_now - ago;
+  return OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+}
+
 TEST_CASE("a steadily checkpointing 1.20 job is followed through the checkpoint gauges") {
   FakeCluster f;
   f.job_dir_layout = true;
@@ -348,10 +362,7 @@ TEST_CASE("a steadily checkpointing 1.20 job is followed through the checkpoint 
   obs.RunCycle(kT0);
   CHECK(f.checkpoints_served == 1);
   for (int i = 1; i <= 9; ++i) {
-    f.server_now += 10'000;
-    f.completed += 1;
-    f.last_ack = f.server_now - 2'000;
-    const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+    const JobSnapshot j = CheckpointAndCycle(f, obs, i, 2'000);
     CAPTURE(i);
     CHECK(f.t.unexpected().empty());
     REQUIRE(j.last_checkpoint.value.has_value());
@@ -379,15 +390,11 @@ TEST_CASE("a steadily checkpointing 1.20 job is followed through the checkpoint 
 
 TEST_CASE("with Flink 2.0's completion gauge a checkpoint from the gauges has exact times") {
   FakeCluster f;
-  f.job_dir_layout = true;
-  f.completed_gauge = true;
+  f.GaugesOf20();
   Observer obs(f.t, f.Clusters(), nullptr, {}, {});
   obs.RunCycle(kT0);
   for (int i = 1; i <= 4; ++i) {
-    f.server_now += 10'000;
-    f.completed += 1;
-    f.last_ack = f.server_now - 3'000;
-    const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + i * 10'000));
+    const JobSnapshot j = CheckpointAndCycle(f, obs, i, 3'000);
     CAPTURE(i);
     REQUIRE(j.last_checkpoint.fresh());
     CHECK(j.last_checkpoint.value->id == f.completed);
@@ -399,61 +406,64 @@ TEST_CASE("with Flink 2.0's completion gauge a checkpoint from the gauges has ex
   CHECK(f.checkpoints_served == 1);
 }
 
-TEST_CASE("the gauges are not taken when they could describe something else") {
-  FakeCluster f;
-  f.job_dir_layout = true;
-  f.completed_gauge = true;
-  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
-  obs.RunCycle(kT0);
-  f.server_now += 10'000;
-  obs.RunCycle(kT0 + 10'000);
-  REQUIRE(f.checkpoints_served == 1);
-  f.server_now += 10'000;
-  f.last_ack = f.server_now - 1'000;
-  std::string why;
+// Flink 2.0's gauges, details (and /checkpoints) on the first two cycles only, both run.
+struct GaugesOf20Fixture {
+  FakeCluster fc;  // not `f`: doctest names the test body so
+  Observer obs{fc.t, fc.Clusters(), nullptr, {}, RareDetails()};
+
+  GaugesOf20Fixture() {
+    fc.GaugesOf20();
+    obs.RunCycle(kT0);
+    fc.server_now += 10'000;
+    obs.RunCycle(kT0 + 10'000);
+    REQUIRE(fc.checkpoints_served == 1);
+  }
+};
+
+TEST_CASE_FIXTURE(GaugesOf20Fixture,
+                  "the gauges are not taken when they could describe something else") {
+  fc.server_now += 10'000;
+  fc.last_ack = fc.server_now - 1'000;
   SUBCASE("two completed since the last known: a savepoint may be the one in between") {
-    f.completed += 2;
+    fc.completed += 2;
   }
   SUBCASE("the newest is a savepoint") {
-    f.completed += 1;
-    f.gauge_path = "s3://b/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c";
+    fc.completed += 1;
+    fc.gauge_path = "s3://b/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c";
   }
   SUBCASE("the path is another job's checkpoint directory") {
-    f.completed += 1;
-    f.gauge_path = "s3://b/00000000000000000000000000000000/chk-6";
+    fc.completed += 1;
+    fc.gauge_path = "s3://b/00000000000000000000000000000000/chk-6";
   }
   SUBCASE("lastCompletedCheckpointId disagrees with the path") {
-    f.completed += 1;
-    f.gauge_id = 7;
+    fc.completed += 1;
+    fc.gauge_id = 7;
   }
   SUBCASE("the path does not name a checkpoint id") {
-    f.completed += 1;
-    f.gauge_path = std::string("s3://b/") + kJob + "/chk-6x";
+    fc.completed += 1;
+    fc.gauge_path = std::string("s3://b/") + kJob + "/chk-6x";
   }
-  f.t.ClearLog();
+  fc.t.ClearLog();
   const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
-  CHECK(f.t.Count("GET " + kCheckpointsUrl) == 0);  // no details due: read with the next ones
+  CHECK(fc.t.Count("GET " + kCheckpointsUrl) == 0);  // no details due: read with the next ones
   CHECK(j.last_checkpoint.freshness == Freshness::kStale);
   CHECK(j.last_checkpoint.value->id == 5);
   CHECK(j.checkpoint_age_upper_bound);
 }
 
-TEST_CASE("an unaddressable checkpoint from the gauges takes its id from lastCompletedCheckpointId") {
-  FakeCluster f;
-  f.job_dir_layout = true;
-  f.completed_gauge = true;
-  Observer obs(f.t, f.Clusters(), nullptr, {}, RareDetails());
-  obs.RunCycle(kT0);
-  f.server_now += 10'000;
-  f.completed = 6;
-  f.last_ack = f.server_now - 1'000;
-  f.gauge_path = "<checkpoint-not-externally-addressable>";
-  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 10'000));
+TEST_CASE_FIXTURE(GaugesOf20Fixture,
+                  "an unaddressable checkpoint from the gauges takes its id from "
+                  "lastCompletedCheckpointId") {
+  fc.server_now += 10'000;
+  fc.completed = 6;
+  fc.last_ack = fc.server_now - 1'000;
+  fc.gauge_path = "<checkpoint-not-externally-addressable>";
+  const JobSnapshot j = OnlyJob(obs.RunCycle(kT0 + 20'000));
   REQUIRE(j.last_checkpoint.fresh());
   CHECK(j.last_checkpoint.value->id == 6);
   CHECK_FALSE(j.last_checkpoint.value->addressable);
   CHECK(j.checkpoint_age_ms.value == 1'000);
-  CHECK(f.checkpoints_served == 1);
+  CHECK(fc.checkpoints_served == 1);
 }
 
 TEST_CASE("a moved failed-checkpoint counter reads the checkpoint statistics at once") {
