@@ -29,25 +29,10 @@ inline std::string Endpoint(const std::string& line, const std::string& key) {
 class Sim {
  public:
   Sim(const std::string& binary, const std::vector<std::string>& extra) : dir_("bench-flinksim") {
-    std::vector<std::string> argv = {binary,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--control-listen",
-                                     "127.0.0.1:0",
-                                     "--port-file",
-                                     dir_.File("ports"),
-                                     "--time-scale",
-                                     "1",
-                                     "--data-dir",
-                                     dir_.File("data"),
-                                     "--seed",
-                                     "7",
-                                     "--flink-version",
-                                     "1.20",
-                                     "--jobs",
-                                     "1",
-                                     "--checkpoint-interval",
-                                     "2s"};
+    std::vector<std::string> argv = testing::FlinksimArgv(binary, dir_, 1);
+    for (const char* a : {"--flink-version", "1.20", "--jobs", "1", "--checkpoint-interval", "2s"}) {
+      argv.emplace_back(a);
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = ChildProcess::Start(argv, dir_.File("flinksim.log"));
     const std::optional<std::string> line = testing::WaitForFileLine(dir_.File("ports"), 15s);

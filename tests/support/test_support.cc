@@ -136,6 +136,15 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::vector<std::string> FlinksimArgv(const std::string& binary, const TempDir& dir,
+                                      int time_scale) {
+  return {binary,           "--listen",     "127.0.0.1:0",
+          "--control-listen", "127.0.0.1:0", "--port-file",
+          dir.File("ports"), "--time-scale", std::to_string(time_scale),
+          "--data-dir",     dir.File("data"), "--seed",
+          "7"};
+}
+
 std::optional<std::string> WaitForFileLine(const std::string& path,
                                            std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -70,6 +70,11 @@ class TempDir {
 std::optional<std::string> WaitForFileLine(const std::string& path,
                                            std::chrono::milliseconds timeout = 10000ms);
 
+// The command line of a flinksim child on loopback with ephemeral ports written to
+// `dir`/ports, its data under `dir`/data, a fixed seed and `time_scale`; callers append more.
+std::vector<std::string> FlinksimArgv(const std::string& binary, const TempDir& dir,
+                                      int time_scale);
+
 struct HttpReply {
   long status = 0;          // 0 when no HTTP response was received
   std::string body;

@@ -46,19 +46,7 @@ std::int64_t WallMs() {
 
 FlinksimProcess::FlinksimProcess(std::string cluster_name, const std::vector<std::string>& extra)
     : name_(std::move(cluster_name)), dir_("flinksim-" + name_) {
-  std::vector<std::string> argv = {FlinksimBinary(),
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--control-listen",
-                                   "127.0.0.1:0",
-                                   "--port-file",
-                                   dir_.File("ports"),
-                                   "--time-scale",
-                                   std::to_string(kTimeScale),
-                                   "--data-dir",
-                                   dir_.File("data"),
-                                   "--seed",
-                                   "7"};
+  std::vector<std::string> argv = FlinksimArgv(FlinksimBinary(), dir_, kTimeScale);
   argv.insert(argv.end(), extra.begin(), extra.end());
   proc_ = ChildProcess::Start(argv, dir_.File("flinksim.log"));
   const std::optional<std::string> line = WaitForFileLine(dir_.File("ports"), 15s);
