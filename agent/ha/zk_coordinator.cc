@@ -287,9 +287,31 @@ Result<std::string> ZooKeeperCoordinator::CreateSequential(const std::string& di
                                                            const std::string& data) {
   const std::string path = dir + "/" + prefix;
   for (int attempt = 0; attempt < 3; ++attempt) {
+    // A create whose answer was lost (connection loss, timeout) may have made the node, here
+    // or in an earlier call whose lookup failed with the connection: look for our uuid before
+    // every create. A second node of ours would queue behind the first for good, and with it
+    // every other replica (Curator's "protected" creates).
+    String_vector v{};
+    const int listed = zoo_get_children(zh_, dir.c_str(), 0, &v);
+    if (listed == ZOK) {
+      std::string found;
+      for (int i = 0; i < v.count && found.empty(); ++i) {
+        if (std::string_view(v.data[i]).rfind(prefix, 0) == 0) found = v.data[i];
+      }
+      deallocate_String_vector(&v);
+      if (!found.empty()) {
+        spdlog::info(
+            "ZooKeeper: {}/{} is already ours (a create whose answer was lost, or a node not "
+            "deleted yet); keeping it",
+            dir, found);
+        return found;
+      }
+    } else if (listed != ZNONODE) {
+      return Fail(ZkError(listed, "list " + dir));
+    }
     char created[1024] = {};
-    int rc = zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()), acl_,
-                        ZOO_EPHEMERAL_SEQUENTIAL, created, sizeof created - 1);
+    const int rc = zoo_create(zh_, path.c_str(), data.data(), static_cast<int>(data.size()),
+                              acl_, ZOO_EPHEMERAL_SEQUENTIAL, created, sizeof created - 1);
     if (rc == ZNONODE) {
       if (auto ok = EnsurePath(dir); !ok) return Fail(ok.error());
       continue;
@@ -299,12 +321,7 @@ Result<std::string> ZooKeeperCoordinator::CreateSequential(const std::string& di
       return std::string(slash != nullptr ? slash + 1 : created);
     }
     if (!OutcomeUnknown(rc)) return Fail(ZkError(rc, "create " + path));
-    // The create may have happened: look for our uuid before creating again.
-    auto children = Children(dir);
-    if (!children) return Fail(children.error());
-    for (const std::string& c : *children) {
-      if (c.rfind(prefix, 0) == 0) return c;
-    }
+    (void)ZkError(rc, "create " + path);  // the next round looks for the node first
   }
   return Fail(Error::Transient("ZooKeeper create under " + dir + " did not complete"));
 }

@@ -105,6 +105,7 @@ struct World {
                       {"--jobs", "1", "--checkpoint-interval", "2s", "--flink-version", "1.20"}};
   std::vector<ChildProcess> agents;
   std::vector<std::string> ids;
+  std::string zk_connect;  // what the replicas connect to, when not zk itself (a proxy)
 
   World() {
     REQUIRE(zk.Start());
@@ -118,7 +119,8 @@ struct World {
     const std::string path = dir.File(id + ".yaml");
     std::ofstream out(path);
     out << "region: test\nagent:\n  poll_interval: 1s\n  state_dir: " << dir.path() << "/" << id
-        << "\n  instance_id: " << id << "\nha:\n  zookeeper: \"" << zk.connect()
+        << "\n  instance_id: " << id << "\nha:\n  zookeeper: \""
+        << (zk_connect.empty() ? zk.connect() : zk_connect)
         << "\"\n  root: " << kRoot << "\n  session_timeout: " << session_timeout << "\n"
         << extra_ha << "clusters:\n"
         << "  - {name: cluster-a, url: \"" << sim.rest()
@@ -405,6 +407,33 @@ TEST_CASE("interop: a kazoo Lock on a job keeps flinkguard from acting on it; fl
   CHECK(WaitFor([&] { return w.Kazoo({"try", kRoot + "/locks/job-0", "10"}).find("acquired") !=
                              std::string::npos; },
                 20s));
+}
+
+TEST_CASE("a create whose answer is lost is found by our uuid: one latch node, and it leads") {
+  World w;
+  // A proxy between the replica and ZooKeeper passes the replica's first create under
+  // <root>/leader to the server and loses the answer (the connection drops half a second
+  // later); for 2 s after, it closes every new connection at once, so the replica's lookup of
+  // its uuid fails too and the election is joined again on a later poll — within the session.
+  w.session_timeout = "6s";
+  const std::string port_file = w.dir.File("proxy.port");
+  ChildProcess proxy = testing::StartPython(
+      testing::SourceDir() + "/tests/agent/ha/zk_drop_proxy.py",
+      {std::to_string(w.zk.port()), port_file, kRoot + "/leader/", "2"}, w.dir.File("proxy.log"));
+  const std::optional<std::string> port = testing::WaitForFileLine(port_file, 15s);
+  REQUIRE(port.has_value());
+  w.zk_connect = "127.0.0.1:" + *port;
+  const std::size_t a = w.Start("lost1");
+  const bool leads = WaitFor([&] { return w.Leads(a); }, 30s);
+  if (!leads) MESSAGE(w.agents[a].Log());
+  REQUIRE(leads);
+  CHECK(proxy.Log().find("dropped " + kRoot + "/leader/") != std::string::npos);
+  CHECK(w.agents[a].Log().find("is already ours (a create whose answer was lost") !=
+        std::string::npos);
+  // One node of ours: a second create would have queued behind our own orphan for good.
+  const std::string children = w.Kazoo({"children", kRoot + "/leader"});
+  CHECK(Count(children, "-latch-") == 1);
+  proxy.Stop();
 }
 
 TEST_CASE("bad data under our paths (foreign and garbage children) is ignored with a warning") {

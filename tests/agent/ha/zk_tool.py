@@ -9,6 +9,7 @@ usage: zk_tool.py HOSTS COMMAND ARGS...
   create PATH [USER:PASSWORD]    creates PATH (digest auth first when given); prints "created"
                                  or the error's class name (NoAuthError, ...)
   acl PATH [USER:PASSWORD]       prints the ACL of PATH (reading it needs READ or ADMIN)
+  children PATH                  prints the names of PATH's children, one per line, sorted
 """
 import os
 import sys
@@ -66,6 +67,9 @@ def main():
             acls, _ = zk.get_acls(args[0])
             for a in acls:
                 print("%s:%s perms=%d" % (a.id.scheme, a.id.id, a.perms), flush=True)
+        elif cmd == "children":
+            for name in sorted(zk.get_children(args[0])):
+                print(name, flush=True)
         elif cmd == "get":
             try:
                 print(zk.get(args[0])[0].decode(), flush=True)
