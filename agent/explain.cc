@@ -42,7 +42,10 @@ std::string PointText(const RestorePoint& p, std::int64_t now_ms) {
   std::string out = std::string(p.kind == RestorePoint::Kind::kSavepoint ? "savepoint " : "checkpoint ") +
                     std::to_string(p.id) + " " +
                     (p.addressable ? p.path : std::string("(not externally addressable)"));
-  out += ", completed " + Age(p.completed_ms > 0 ? p.completed_ms : p.trigger_ms, now_ms);
+  // Without a completion time (the checkpoint gauges before Flink 2.0) the trigger time is the
+  // latest it can have been.
+  out += p.completed_ms > 0 ? ", completed " + Age(p.completed_ms, now_ms)
+                            : ", triggered " + Age(p.trigger_ms, now_ms) + " or earlier";
   if (p.discarded) out += ", discarded";
   return out;
 }

@@ -86,6 +86,24 @@ TEST_CASE("explain: a healthy job shows what recovery would do if a recover rule
   CHECK((r.plan.has_value() || r.refusal.has_value()));
 }
 
+TEST_CASE("explain: a restore point's time, or the latest it can have been triggered") {
+  const Config config = LoadTestConfig();
+  Observation o = Cycle(kT0, JobStatus::kRunning);
+  SUBCASE("completion known") {
+    CHECK(FormatExplain(ExplainJob(config, {o}, "orders"), kT0)
+              .find("checkpoint 12 file:/cp/chk-12, completed 1m ago") != std::string::npos);
+  }
+  SUBCASE("from the checkpoint gauges before Flink 2.0: no completion time") {
+    RestorePoint p = *o.jobs[0].last_checkpoint.value;
+    p.completed_ms = 0;
+    p.trigger_ms = kT0 - 120'000;
+    o.jobs[0].last_checkpoint.SetFresh(p, kT0);
+    const std::string text = FormatExplain(ExplainJob(config, {o}, "orders"), kT0);
+    CHECK(text.find("checkpoint 12 file:/cp/chk-12, triggered 2m ago or earlier") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("explain: a job neither seen nor in the catalog is unknown") {
   const Config config = LoadTestConfig();
   const ExplainReport r = ExplainJob(config, {Cycle(kT0, JobStatus::kRunning)}, "nope");
