@@ -246,6 +246,11 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
       }
       const auto cycle_start = std::chrono::steady_clock::now();
       stack->loop->SetAlerts(&alerts);  // every stack (rebuilt on reload and leadership) notifies
+      if (acting) {
+        std::vector<std::string> catalog;
+        for (const JobConfig& j : config->jobs) catalog.push_back(j.name);
+        coordinator->Tidy(catalog, WallMs());
+      }
       CycleReport report = stack->loop->RunCycle(WallMs(), late);
       if (delivery) delivery->Wake();
       for (const std::string& p : problem_log.Cycle(report.problems, WallMs())) {

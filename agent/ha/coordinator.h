@@ -74,6 +74,12 @@ class Coordinator {
     (void)p;
     return {};
   }
+  // Housekeeping while leading (rate-limited by the implementation): removes what jobs that
+  // left the catalog left behind under the coordinator's paths, when nobody uses it.
+  virtual void Tidy(const std::vector<std::string>& catalog_jobs, std::int64_t now_ms) {
+    (void)catalog_jobs;
+    (void)now_ms;
+  }
   // Every shared placement (nullopt = nothing is shared here).
   [[nodiscard]] virtual Result<std::optional<std::vector<Placement>>> SharedPlacements() {
     return std::optional<std::vector<Placement>>{};

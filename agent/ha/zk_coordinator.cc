@@ -684,6 +684,37 @@ Result<int> ZooKeeperCoordinator::Adopt(RecoveryJournal& journal, std::int64_t n
   return imported;
 }
 
+void ZooKeeperCoordinator::Tidy(const std::vector<std::string>& catalog_jobs,
+                                std::int64_t now_ms) {
+  if (!Leading() || now_ms < next_tidy_ms_) return;
+  next_tidy_ms_ = now_ms + 600'000;
+  const std::string dir = options_.root + "/locks";
+  auto children = Children(dir);
+  if (!children) {
+    spdlog::warn("ZooKeeper: tidying {}: {}", dir, children.error().message);
+    return;
+  }
+  const std::set<std::string> catalog(catalog_jobs.begin(), catalog_jobs.end());
+  int removed = 0;
+  for (const std::string& c : *children) {
+    const std::optional<std::string> job = DecodeJobNode(c);
+    if (!job || catalog.count(*job) != 0 || locks_.count(*job) != 0) continue;
+    const std::string path = dir + "/" + c;
+    const int rc = zoo_delete(zh_, path.c_str(), -1);
+    if (rc == ZOK) {
+      ++removed;
+    } else if (rc != ZNOTEMPTY && rc != ZNONODE) {
+      spdlog::warn("ZooKeeper: tidying {}: {}", path, ZkError(rc, "delete " + path).message);
+      return;  // the session or the ACLs are in the way; the next round tries again
+    }
+  }
+  if (removed > 0) {
+    spdlog::info("ZooKeeper: removed {} empty lock parent(s) under {} of jobs no longer in the "
+                 "catalog",
+                 removed, dir);
+  }
+}
+
 Result<void> ZooKeeperCoordinator::PublishPlacement(const Placement& p) {
   // A replica writes fenced on its election node (only the leader moves jobs); a person's
   // command (`flinkguard move`, compete = false) fenced on the job's lock, taken for the write.

@@ -66,6 +66,9 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   Result<int> Adopt(RecoveryJournal& journal, std::int64_t now_ms) override;
   CoordinatorStatus Status() const override;
   Result<void> PublishPlacement(const Placement& p) override;
+  // Deletes the empty per-job lock parents (<root>/locks/<job>) of jobs not in the catalog,
+  // at most every 10 minutes while leading. A parent with a contender in it stays (ZNOTEMPTY).
+  void Tidy(const std::vector<std::string>& catalog_jobs, std::int64_t now_ms) override;
   Result<std::optional<std::vector<Placement>>> SharedPlacements() override;
 
   // Flags set by ZooKeeper's thread (public for the C callbacks only).
@@ -141,6 +144,7 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   // connected, or they would hold the job's lock for as long as the session lives.
   std::vector<std::string> orphans_;
   std::set<std::string> warned_;  // foreign nodes already warned about
+  std::int64_t next_tidy_ms_ = 0;
   CoordinatorStatus stats_;
 };
 

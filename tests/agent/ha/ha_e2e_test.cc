@@ -436,6 +436,25 @@ TEST_CASE("a create whose answer is lost is found by our uuid: one latch node, a
   proxy.Stop();
 }
 
+TEST_CASE("the leader removes the empty lock parents of jobs that left the catalog") {
+  World w;
+  w.Kazoo({"put", kRoot + "/locks/gone-job", ""});
+  w.Kazoo({"put", kRoot + "/locks/busy-job/held", "x"});  // someone's node in it: it stays
+  w.Kazoo({"put", kRoot + "/locks/job-0", ""});           // in the catalog: it stays
+  const std::size_t a = w.Start("t1");
+  REQUIRE(WaitFor([&] { return w.Leads(a); }, 20s));
+  REQUIRE(WaitFor(
+      [&] {
+        return w.agents[a].Log().find("removed 1 empty lock parent(s) under " + kRoot +
+                                      "/locks") != std::string::npos;
+      },
+      20s));
+  const std::string children = w.Kazoo({"children", kRoot + "/locks"});
+  CHECK(children.find("gone-job") == std::string::npos);
+  CHECK(children.find("busy-job") != std::string::npos);
+  CHECK(children.find("job-0") != std::string::npos);
+}
+
 TEST_CASE("bad data under our paths (foreign and garbage children) is ignored with a warning") {
   World w;
   w.Kazoo({"put", kRoot + "/leader/not-a-contender", "x"});
