@@ -140,6 +140,13 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
   stack->loop->SetCoordinator(coordinator.get());
   // Starts (or stops) acting when the coordinator says so: the executor exists only while this
   // replica leads; on taking over, the shared record of unfinished recoveries is imported first.
+  // Housekeeping under the coordinator's paths: right after taking over (with the other reads
+  // of that moment, not in a later cycle), then as often as the coordinator allows.
+  auto tidy = [&] {
+    std::vector<std::string> catalog;
+    for (const JobConfig& j : config->jobs) catalog.push_back(j.name);
+    coordinator->Tidy(catalog, WallMs());
+  };
   auto follow_leadership = [&] {
     const bool lead = store != nullptr && coordinator->Leading();
     if (lead == acting) return;
@@ -157,6 +164,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     } else if (*adopted > 0) {
       spdlog::warn("took over {} unfinished recoveries from another replica", *adopted);
     }
+    tidy();
     if (auto resumed = stack->executor->Resume(WallMs()); !resumed) {
       spdlog::error("cannot read the recovery journal: {}", resumed.error().message);
     } else if (*resumed > 0) {
@@ -246,11 +254,7 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
       }
       const auto cycle_start = std::chrono::steady_clock::now();
       stack->loop->SetAlerts(&alerts);  // every stack (rebuilt on reload and leadership) notifies
-      if (acting) {
-        std::vector<std::string> catalog;
-        for (const JobConfig& j : config->jobs) catalog.push_back(j.name);
-        coordinator->Tidy(catalog, WallMs());
-      }
+      if (acting) tidy();  // every 10 minutes (the coordinator keeps time)
       CycleReport report = stack->loop->RunCycle(WallMs(), late);
       if (delivery) delivery->Wake();
       for (const std::string& p : problem_log.Cycle(report.problems, WallMs())) {

@@ -503,9 +503,16 @@ TEST_CASE("a short ZooKeeper outage within the session: suspended, then reconnec
       15s);
   w.zk.Signal(SIGCONT);
   REQUIRE(suspended);
-  REQUIRE(WaitFor([&] { return w.agents[a].Log().find("ZooKeeper reconnected: session") !=
-                               std::string::npos; },
-                  15s));
+  const bool reconnected = WaitFor(
+      [&] {
+        return w.agents[a].Log().find("ZooKeeper reconnected: session") != std::string::npos;
+      },
+      20s);
+  if (!reconnected) {
+    const std::string log = w.agents[a].Log();
+    MESSAGE(log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  }
+  REQUIRE(reconnected);
   CHECK(w.agents[a].Log().find("ZooKeeper session lost") == std::string::npos);
   REQUIRE(WaitFor([&] { return w.Leads(a) && !w.Leads(b); }, 10s));
   w.sim.Control("clear_requests");
