@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "agent/allocator.h"
 #include "agent/cli_support.h"
 #include "agent/daemon.h"
 #include "agent/explain.h"
@@ -189,8 +190,8 @@ int RunTestRules(const std::string& path, const CliContext& ctx) {
 
 int RunCli(int argc, const char* const* argv, const CliContext& ctx) {
   CLI::App app{"flinkguard: monitoring and auto-recovery agent for Apache Flink", "flinkguard"};
-  app.set_version_flag("--version",
-                       std::string("flinkguard ") + kVersion + " (" + kGitRevision + ")");
+  app.set_version_flag("--version", std::string("flinkguard ") + kVersion + " (" + kGitRevision +
+                                        ")\nallocator: " + AllocatorName());
   app.require_subcommand(1);
 
   std::string log_level_text;

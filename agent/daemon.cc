@@ -9,6 +9,7 @@
 #include "agent/admin/admin_loop.h"
 #include "agent/agent_loop.h"
 #include "agent/alert_wiring.h"
+#include "agent/allocator.h"
 #include "agent/cli_support.h"
 #include "agent/ha/coordinator.h"
 #include "agent/ha/zk_coordinator.h"
@@ -197,8 +198,8 @@ int RunDaemon(const DaemonOptions& options, std::optional<LogLevel> log_level_fl
     }
   };
   start_delivery();
-  spdlog::info("flinkguard running: {}; history {}{}", SummarizeConfig(*config),
-               store ? store->path() : std::string("unavailable"),
+  spdlog::info("flinkguard running: {}; history {}; allocator {}{}", SummarizeConfig(*config),
+               store ? store->path() : std::string("unavailable"), AllocatorName(),
                config->agent.dry_run ? "; DRY RUN: no action is taken" : "");
 
   const auto interval = std::chrono::milliseconds(Ms(config->agent.poll_interval));

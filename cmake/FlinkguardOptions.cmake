@@ -18,3 +18,25 @@ if(FLINKGUARD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# The allocator of the agent's executables and benchmarks: jemalloc. glibc's malloc spent about
+# a third of the agent's observe CPU: libcurl allocates and frees a 16 KiB receive buffer per
+# transfer, above glibc's per-thread cache, and each such request consolidates the fast bins.
+# Off with the sanitizers, which bring their own allocator. FLINKGUARD_WITH_JEMALLOC tells the
+# code (and the test that checks it) which one is linked.
+option(FLINKGUARD_JEMALLOC "Link the agent's executables with jemalloc (off with the sanitizers)" ON)
+add_library(flinkguard_malloc INTERFACE)
+add_library(flinkguard::malloc ALIAS flinkguard_malloc)
+if(FLINKGUARD_JEMALLOC AND NOT FLINKGUARD_SANITIZE)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(JEMALLOC jemalloc)
+  if(NOT JEMALLOC_FOUND)
+    message(FATAL_ERROR "jemalloc not found: install libjemalloc-dev (packaging/install-deps.sh "
+                        "does) or configure with -DFLINKGUARD_JEMALLOC=OFF")
+  endif()
+  # --no-as-needed: the executables call malloc through libc's symbol, never jemalloc's by name,
+  # so a linker dropping unreferenced libraries would drop it.
+  target_link_libraries(flinkguard_malloc INTERFACE
+    "-Wl,--push-state,--no-as-needed" ${JEMALLOC_LINK_LIBRARIES} "-Wl,--pop-state")
+  target_compile_definitions(flinkguard_malloc INTERFACE FLINKGUARD_WITH_JEMALLOC=1)
+endif()

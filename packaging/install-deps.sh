@@ -8,6 +8,7 @@ build_pkgs=(
   g++ cmake ninja-build pkg-config git ca-certificates
   prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev rapidjson-dev libzookeeper-mt-dev
   libsqlite3-dev libspdlog-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev libexpected-dev
+  libjemalloc-dev
   libsystemd-dev
 )
 # systemd: systemd-analyze (unit checks) and systemd-sysusers/-tmpfiles (the .deb's postinst);

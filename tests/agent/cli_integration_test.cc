@@ -154,4 +154,11 @@ TEST_CASE("the binary's usage errors exit 2, a missing file exits 1") {
   const ProcessResult version = RunProcess({Binary(), "--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out.rfind("flinkguard 0.", 0) == 0);
+  // The binary runs on the allocator the build chose (jemalloc unless sanitized or turned off).
+#ifdef FLINKGUARD_WITH_JEMALLOC
+  CHECK_MESSAGE(Contains(version.out, "\nallocator: jemalloc 5."), version.out);
+#else
+  CHECK_MESSAGE(Contains(version.out, "\nallocator: "), version.out);
+  CHECK_FALSE(Contains(version.out, "jemalloc"));
+#endif
 }

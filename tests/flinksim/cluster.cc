@@ -434,11 +434,12 @@ int64_t Cluster::NextEventTime(const Job& job) const {
   return t;
 }
 
-void Cluster::AdvanceTo(int64_t target) {
+void Cluster::AdvanceTo(int64_t target, bool settle) {
   if (target < now_) target = now_;
   // Next event time per job, recomputed only for jobs whose state changed. Each iteration
   // consumes at least one due event, so the loop is bounded by the number of events.
-  std::vector<int64_t> next_at(jobs_.size());
+  std::vector<int64_t>& next_at = next_at_;
+  next_at.resize(jobs_.size());
   for (size_t i = 0; i < jobs_.size(); ++i) next_at[i] = NextEventTime(*jobs_[i]);
   for (int guard = 0; guard < 10'000'000; ++guard) {
     int64_t next = kNever;
@@ -458,8 +459,10 @@ void Cluster::AdvanceTo(int64_t target) {
     }
   }
   now_ = target;
-  for (auto& j : jobs_) IntegrateTo(*j);
-  ExpireJobs();
+  if (settle) {
+    for (auto& j : jobs_) IntegrateTo(*j);
+    ExpireJobs();
+  }
   for (auto& j : jobs_) SyncDisk(*j);
 }
 
@@ -1340,6 +1343,10 @@ int Cluster::FreeSlots() const {
 }
 
 void Cluster::ExpireJobs() {
+  const bool any_finished = std::any_of(jobs_.begin(), jobs_.end(), [](const auto& j) {
+    return IsGloballyTerminal(j->status) && j->end_time >= 0;
+  });
+  if (!any_finished) return;
   int64_t expiration_s = 3600;
   if (auto it = config_.find("jobstore.expiration-time"); it != config_.end()) {
     auto ms = ParseDurationMs(it->second);

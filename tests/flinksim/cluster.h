@@ -387,8 +387,11 @@ class Cluster {
 
   // Moves simulated time forward to `now_ms` (earlier values are ignored), processing every
   // state change, checkpoint and savepoint due on the way, then syncs checkpoint directories
-  // on disk.
-  void AdvanceTo(int64_t now_ms);
+  // on disk. `settle` (what every reader needs) also brings every job's traffic counters to
+  // `now_ms` and expires old finished jobs; the background tick passes false, leaving that to
+  // the next reader — integrating a job over one long span equals integrating it over the
+  // ticks in between, and every state or traffic change integrates the job first.
+  void AdvanceTo(int64_t now_ms, bool settle = true);
   int64_t now() const { return now_; }
 
   FlinkVersion version() const { return options_.version; }
@@ -517,6 +520,7 @@ class Cluster {
   std::vector<Jar> jars_;
   std::string upload_dir_;
   std::vector<std::unique_ptr<Job>> jobs_;
+  std::vector<int64_t> next_at_;  // AdvanceTo's next event per job, kept to reuse its storage
   std::map<std::string, bool> used_job_ids_;  // JobResultStore: every id ever accepted
   std::map<std::string, SavepointOperation> savepoint_ops_;  // "<jobid>/<triggerid>"
   bool others_changed_ = false;  // an event of one job changed another job's schedule

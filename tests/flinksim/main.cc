@@ -265,8 +265,9 @@ int main(int argc, char** argv) {
     siginfo_t info;
     int sig = sigtimedwait(&signals, &info, &timeout);
     if (sig == SIGTERM || sig == SIGINT) break;
-    // RestShouldListen() advances the model too (checkpoints, disk, scenario steps): one pass
-    // over the jobs per tick, which is what 100 idle processes cost.
+    // RestShouldListen() advances the model too (checkpoints, disk, scenario steps): a look at
+    // each job's next event per tick, which is what 100 idle processes cost. The traffic
+    // counters are brought up to date by the next request, which reads them.
     bool want = sim.RestShouldListen();
     if (!want && rest) {
       rest.reset();  // connections refused from now on

@@ -116,7 +116,7 @@ void Simulator::SetEndpoints(const std::string& rest, const std::string& prometh
   if (!rest.empty()) api_.set_rest_base_url("http://" + rest);
 }
 
-void Simulator::AdvanceLocked() {
+void Simulator::AdvanceLocked(bool settle) {
   const int64_t now = clock_.NowMs();
   // Run due scenario steps at their own simulated time, in order.
   while (next_step_ < scenario_.size() && start_ms_ + scenario_[next_step_].at_ms <= now) {
@@ -129,7 +129,7 @@ void Simulator::AdvanceLocked() {
       std::cerr << "flinksim: " << step.description << " failed: " << result << std::endl;
     }
   }
-  cluster_.AdvanceTo(clock_.NowMs());
+  cluster_.AdvanceTo(clock_.NowMs(), settle);
 }
 
 void Simulator::Tick() {
@@ -139,13 +139,13 @@ void Simulator::Tick() {
 
 bool Simulator::RestShouldListen() {
   std::lock_guard<std::mutex> lock(mu_);
-  AdvanceLocked();
+  AdvanceLocked(/*settle=*/false);
   return faults_.Down(cluster_.now()) != DownMode::kRefuse;
 }
 
 bool Simulator::Hanging() {
   std::lock_guard<std::mutex> lock(mu_);
-  AdvanceLocked();
+  AdvanceLocked(/*settle=*/false);
   return faults_.Down(cluster_.now()) == DownMode::kHang;
 }
 

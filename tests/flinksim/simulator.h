@@ -70,7 +70,8 @@ class Simulator {
   Cluster& cluster_for_testing() { return cluster_; }
 
  private:
-  void AdvanceLocked();
+  // `settle`: see Cluster::AdvanceTo; false only for the background tick and the hang poll.
+  void AdvanceLocked(bool settle = true);
   std::string ApplyActionLocked(const rapidjson::Value& action, int* status);
   HttpResponse ControlLocked(const HttpRequest& request);
   std::string JobsJsonLocked();
