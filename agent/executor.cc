@@ -557,7 +557,7 @@ void Executor::UpdateView(const Observation& observation) {
   for (const ClusterSnapshot& c : observation.clusters) {
     if (c.reachable || c.last_ok_ms > 0) never_seen_.erase(c.name);
     if (!c.reachable) unreachable_live_[c.name];
-    if (!c.flink_version.empty()) versions_[c.name] = c.flink_version;
+    if (c.flink_version.value) versions_[c.name] = *c.flink_version.value;
   }
   stop_hosts_.clear();
   for (const JobSnapshot& s : observation.jobs) {

@@ -160,9 +160,14 @@ std::string FormatExplain(const ExplainReport& r, std::int64_t now_ms) {
   for (const ClusterSnapshot& c : r.clusters) {
     out << "  cluster " << c.name << ": "
         << (c.reachable ? "reachable" : "unreachable: " + c.error);
-    if (!c.flink_version.empty()) out << ", Flink " << c.flink_version;
-    if (c.capacity_known) {
-      out << ", " << c.slots_available << "/" << c.slots_total << " slots free";
+    if (c.flink_version.value) out << ", Flink " << *c.flink_version.value;
+    if (c.capacity.value) {
+      out << ", " << c.capacity.value->slots_available << "/" << c.capacity.value->slots_total
+          << " slots free";
+      if (!c.capacity.fresh()) {
+        out << " (stale: read " << Age(c.capacity.observed_at_ms, now_ms) << "; "
+            << c.capacity.why << ")";
+      }
     }
     out << "\n";
   }

@@ -58,6 +58,21 @@ void Value(W& w, const RestorePoint& p) {
   w.EndObject();
 }
 template <typename W>
+void Value(W& w, const std::string& s) {
+  Str(w, s);
+}
+template <typename W>
+void Value(W& w, const ClusterCapacity& c) {
+  w.StartObject();
+  w.Key("taskmanagers");
+  w.Int(c.taskmanagers);
+  w.Key("slots_total");
+  w.Int(c.slots_total);
+  w.Key("slots_available");
+  w.Int(c.slots_available);
+  w.EndObject();
+}
+template <typename W>
 void Value(W& w, const CheckpointSettings& c) {
   w.StartObject();
   w.Key("interval_ms");
@@ -123,16 +138,8 @@ void Write(W& w, const Observation& o) {
     w.Int(c.consecutive_failures);
     w.Key("last_ok_ms");
     w.Int64(c.last_ok_ms);
-    w.Key("flink_version");
-    Str(w, c.flink_version);
-    w.Key("taskmanagers");
-    w.Int(c.taskmanagers);
-    w.Key("capacity_known");
-    w.Bool(c.capacity_known);
-    w.Key("slots_total");
-    w.Int(c.slots_total);
-    w.Key("slots_available");
-    w.Int(c.slots_available);
+    Field(w, "flink_version", c.flink_version);
+    Field(w, "capacity", c.capacity);
     w.Key("jobs");
     w.Int(c.jobs_seen);
     w.EndObject();
@@ -237,14 +244,19 @@ std::string ObservationToJson(const Observation& o, bool pretty) {
 std::string ObservationToTable(const Observation& o) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-8s %5s %6s  %s\n", "CLUSTER", "AZ",
+  std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-9s %5s %-9s %s\n", "CLUSTER", "AZ",
                 "REACHABLE", "VERSION", "JOBS", "SLOTS", "ERROR");
   out << line;
   for (const ClusterSnapshot& c : o.clusters) {
+    const std::string version = Cell(c.flink_version, [](const std::string& v) { return v; });
+    // Free of total, e.g. "12/32"; "~12/32" from the last answer when /overview failed.
+    const std::string slots = Cell(c.capacity, [](const ClusterCapacity& k) {
+      return std::to_string(k.slots_available) + "/" + std::to_string(k.slots_total);
+    });
     // A row longer than the buffer is cut, but its newline is never lost (see the job rows).
-    std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-8s %5d %3d/%-3d %s", c.name.c_str(),
-                  c.az.c_str(), c.reachable ? "yes" : "NO", c.flink_version.c_str(), c.jobs_seen,
-                  c.slots_available, c.slots_total, c.error.substr(0, 100).c_str());
+    std::snprintf(line, sizeof(line), "%-14s %-10s %-9s %-9s %5d %-9s %s", c.name.c_str(),
+                  c.az.c_str(), c.reachable ? "yes" : "NO", version.c_str(), c.jobs_seen,
+                  slots.c_str(), c.error.substr(0, 100).c_str());
     out << line << '\n';
   }
   out << "\n";

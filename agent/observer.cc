@@ -161,7 +161,10 @@ struct Observer::ClusterState {
   FlinkRestClient client;
   std::string az;
   std::string version;
-  std::int64_t version_read_ms = 0;
+  std::int64_t version_read_ms = 0;      // when /config last told the version
+  std::int64_t version_seen_ms = 0;      // when /config or /overview last told it
+  Observed<ClusterCapacity> capacity;    // kept across cycles: stale when /overview fails
+  std::string overview_error;            // this cycle's /overview failure, "" when it answered
   int consecutive_failures = 0;
   std::int64_t last_ok_ms = 0;
   std::optional<std::int64_t> skew_ms;  // server clock - agent clock, from job details' `now`
@@ -277,17 +280,26 @@ class Observer::Cycle {
         if (cfg->version) {
           c.version = cfg->version->text;
           c.version_read_ms = now_ms_;
+          c.version_seen_ms = now_ms_;
         }
       });
     }
-    Get(c, "/overview", [this, &c, &cs](Result<HttpResponse> r) {
+    c.overview_error = "/overview not answered yet";
+    Get(c, "/overview", [this, &c](Result<HttpResponse> r) {
       auto ov = c.client.Handle("GET", "/overview", std::move(r), ParseClusterOverview);
-      if (!ov) return Problem(ov.error().message);
-      cs.capacity_known = true;
-      cs.taskmanagers = ov->taskmanagers;
-      cs.slots_total = ov->slots_total;
-      cs.slots_available = ov->slots_available;
-      if (c.version.empty() && !ov->flink_version.empty()) c.version = ov->flink_version;
+      if (!ov) {
+        c.overview_error = ov.error().message;
+        return Problem(ov.error().message);
+      }
+      c.overview_error.clear();
+      c.capacity.SetFresh(ClusterCapacity{.taskmanagers = ov->taskmanagers,
+                                          .slots_total = ov->slots_total,
+                                          .slots_available = ov->slots_available},
+                          now_ms_);
+      if (!ov->flink_version.empty()) {
+        if (c.version.empty()) c.version = ov->flink_version;
+        if (c.version == ov->flink_version) c.version_seen_ms = now_ms_;
+      }
     });
     Get(c, "/jobs/overview", [this, &c, &cs](Result<HttpResponse> r) {
       auto jobs = c.client.Handle("GET", "/jobs/overview", std::move(r), ParseJobsOverview);
@@ -972,7 +984,16 @@ class Observer::Cycle {
   void FinishCluster(std::size_t i) {
     ClusterState& c = *o_.clusters_[i];
     ClusterSnapshot& cs = clusters_out_[i];
-    cs.flink_version = c.version;
+    if (!c.overview_error.empty()) c.capacity.MarkStale(c.overview_error);
+    cs.capacity = c.capacity;
+    if (c.version.empty()) {
+      cs.flink_version.SetUnknown("neither /config nor /overview has told it yet");
+    } else {
+      cs.flink_version.SetFresh(c.version, c.version_seen_ms);
+      if (c.version_seen_ms != now_ms_) {
+        cs.flink_version.MarkStale("neither /config nor /overview answered this cycle");
+      }
+    }
     if (cs.reachable) {
       c.consecutive_failures = 0;
       c.last_ok_ms = now_ms_;

@@ -328,12 +328,10 @@ void BuildStep(const TestCase& tc, std::size_t step, std::int64_t now_ms,
     c.reachable = *up;
     if (*up) {
       c.last_ok_ms = now_ms;
-      c.flink_version = "1.20.1";
+      c.flink_version.SetFresh("1.20.1", now_ms);
       c.job_list_complete = true;
-      c.capacity_known = true;
-      c.taskmanagers = 4;
-      c.slots_total = 32;
-      c.slots_available = 32;
+      c.capacity.SetFresh(
+          ClusterCapacity{.taskmanagers = 4, .slots_total = 32, .slots_available = 32}, now_ms);
     } else {
       c.error = "down in the test series";
       c.consecutive_failures = 1;

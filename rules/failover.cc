@@ -51,7 +51,7 @@ std::optional<FailoverMove> PlanFailback(const FailoverInput& in, const Failover
   const std::int64_t after = *set.failback_after_ms;
   const ClusterSnapshot* home = FindCluster(in.clusters, job.home);
   if (home == nullptr || down.count(job.home) != 0 || !home->reachable ||
-      !home->capacity_known || home->slots_available < job.slots) {
+      !home->capacity.fresh() || home->capacity.value->slots_available < job.slots) {
     return std::nullopt;
   }
   auto up = in.up_since.find(job.home);
@@ -189,10 +189,11 @@ FailoverOutput PlanFailovers(const FailoverInput& in) {
         why_not.push_back(name + ": not observed");
       } else if (!c->reachable) {
         why_not.push_back(name + ": not answering");
-      } else if (!c->capacity_known) {
+      } else if (!c->capacity.fresh() || !c->capacity.value) {
         why_not.push_back(name + ": free slots unknown");
-      } else if (c->slots_available < job.slots) {
-        why_not.push_back(name + ": " + std::to_string(c->slots_available) + " free slots of " +
+      } else if (c->capacity.value->slots_available < job.slots) {
+        why_not.push_back(name + ": " + std::to_string(c->capacity.value->slots_available) +
+                          " free slots of " +
                           std::to_string(job.slots) + " needed");
       } else {
         target = name;

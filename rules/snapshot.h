@@ -127,6 +127,13 @@ struct JobSnapshot {
   Observed<std::int64_t> live_instances;
 };
 
+// What a cluster offers to run jobs (from /overview).
+struct ClusterCapacity {
+  int taskmanagers = 0;
+  int slots_total = 0;
+  int slots_available = 0;
+};
+
 // One cluster's reachability and capacity.
 struct ClusterSnapshot {
   std::string name;
@@ -136,12 +143,13 @@ struct ClusterSnapshot {
   std::string error;               // why not, when not
   int consecutive_failures = 0;    // cycles in a row without an answer
   std::int64_t last_ok_ms = 0;     // last cycle it answered; 0 = never
-  std::string flink_version;       // from /config; "" when unknown
+  // From /config or /overview: fresh when either told it this cycle; stale, the last one known,
+  // when neither answered.
+  Observed<std::string> flink_version;
   bool job_list_complete = false;  // every /jobs/overview entry was readable
-  bool capacity_known = false;     // /overview answered this cycle (the counts below are real)
-  int taskmanagers = 0;
-  int slots_total = 0;
-  int slots_available = 0;
+  // Fresh when /overview answered this cycle; stale, the last answer's counts, when it did not.
+  // Decisions (failover, failback) use fresh counts only.
+  Observed<ClusterCapacity> capacity;
   int jobs_seen = 0;
 };
 

@@ -1,5 +1,6 @@
 // The Observer's logic, on a scripted transport: which requests each cycle sends, and what the
 // snapshots say (values, freshness, reasons). No sockets, no sleeps: times are passed in.
+#include "agent/observation_format.h"
 #include "agent/observer.h"
 #include "agent/wiring.h"
 
@@ -182,8 +183,10 @@ TEST_CASE("a first cycle reads everything and fills a fresh snapshot") {
   CHECK(f.t.unexpected().empty());
   REQUIRE(o.clusters.size() == 1);
   CHECK(o.clusters[0].reachable);
-  CHECK(o.clusters[0].flink_version == "1.20.1");
-  CHECK(o.clusters[0].slots_available == 30);
+  CHECK(o.clusters[0].flink_version.fresh());
+  CHECK(o.clusters[0].flink_version.value == "1.20.1");
+  REQUIRE(o.clusters[0].capacity.fresh());
+  CHECK(o.clusters[0].capacity.value->slots_available == 30);
   const JobSnapshot& j = OnlyJob(o);
   CHECK(j.cluster == "yarn-a");
   CHECK(j.name == "ads-spend");
@@ -731,6 +734,36 @@ TEST_CASE("an unreachable cluster keeps its jobs' last values, stale, with the r
   CHECK(j.last_checkpoint.value->path == "s3://b/chk-5");
   CHECK(j.qps.freshness == Freshness::kStale);
   CHECK(o.problems.size() == 2);  // /overview and /jobs/overview (/config was not due)
+  // The cluster's own facts: the last answer's, stale, with when and why.
+  const ClusterSnapshot& c = o.clusters[0];
+  CHECK(c.capacity.freshness == Freshness::kStale);
+  REQUIRE(c.capacity.value);
+  CHECK(c.capacity.value->slots_available == 30);
+  CHECK(c.capacity.observed_at_ms == kT0);
+  CHECK(c.capacity.why.find("Connection refused") != std::string::npos);
+  CHECK(c.flink_version.freshness == Freshness::kStale);
+  CHECK(c.flink_version.value == "1.20.1");
+  CHECK(c.flink_version.observed_at_ms == kT0);
+  const std::string table = ObservationToTable(o);
+  CHECK_MESSAGE(table.find("~30/") != std::string::npos, table);
+  CHECK_MESSAGE(table.find("~1.20.1") != std::string::npos, table);
+}
+
+TEST_CASE("a cluster never answered has its version and capacity unknown") {
+  FakeCluster f;
+  const Error refused = Error::Transient("GET http://jm-a:8081/x: Connection refused");
+  for (const char* p : {"/config", "/overview", "/jobs/overview"})
+    f.t.FailWith("GET", U(p), refused);
+  Observer obs(f.t, f.Clusters(), nullptr, {}, {});
+  const Observation o = obs.RunCycle(kT0);
+  REQUIRE(o.clusters.size() == 1);
+  const ClusterSnapshot& c = o.clusters[0];
+  CHECK(c.capacity.freshness == Freshness::kUnknown);
+  CHECK_FALSE(c.capacity.value);
+  CHECK(c.capacity.why.find("Connection refused") != std::string::npos);
+  CHECK(c.flink_version.freshness == Freshness::kUnknown);
+  const std::string table = ObservationToTable(o);
+  CHECK_MESSAGE(table.find(" ?  ") != std::string::npos, table);
 }
 
 TEST_CASE("a state this build does not know is reported as unknown, not mapped") {

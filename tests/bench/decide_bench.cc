@@ -202,9 +202,8 @@ int main(int argc, char** argv) {
       c.reachable = true;
       c.last_ok_ms = now;
       c.job_list_complete = true;
-      c.capacity_known = true;
-      c.slots_total = 4096;
-      c.slots_available = 1024;
+      c.capacity.SetFresh(
+          ClusterCapacity{.taskmanagers = 512, .slots_total = 4096, .slots_available = 1024}, now);
     }
     for (int i = 0; i < jobs_n; ++i) {
       JobSnapshot& s = jobs[static_cast<std::size_t>(i)];

@@ -18,9 +18,9 @@ ClusterSnapshot Down(std::string name, std::int64_t now, int polls, std::int64_t
 
 ClusterSnapshot Up(std::string name, std::int64_t now, int free_slots) {
   ClusterSnapshot c = Cluster(std::move(name), now, true);
-  c.capacity_known = true;
-  c.slots_total = 32;
-  c.slots_available = free_slots;
+  c.capacity.SetFresh(ClusterCapacity{.taskmanagers = 4, .slots_total = 32,
+                                      .slots_available = free_slots},
+                      now);
   return c;
 }
 
@@ -71,7 +71,7 @@ TEST_CASE("failover: a cluster down long enough moves its job to the first backu
   CHECK(out.refusals.empty());
 
   // Full backup: the next one.
-  in.clusters[1].slots_available = 4;
+  in.clusters[1].capacity.value->slots_available = 4;
   out = PlanFailovers(in);
   REQUIRE(out.moves.size() == 1);
   CHECK(out.moves[0].plan.cluster == "yarn-c");
@@ -237,9 +237,13 @@ TEST_CASE("failback: not before home and the job were settled long enough, nor o
     FailoverInput in = AwayFromHome();
     in.clusters[0] = Up("yarn-a", kT0, 4);  // 4 free slots of 8
     CHECK(none(in));
-    in.clusters[0].capacity_known = false;
-    in.clusters[0].slots_available = 64;
+    // Plenty of slots at the last answer, but /overview failed this cycle: not counted on.
+    in.clusters[0].capacity.value->slots_available = 64;
+    in.clusters[0].capacity.MarkStale("GET /overview: timed out");
     CHECK(none(in));
+    in.clusters[0].capacity.SetFresh(
+        ClusterCapacity{.taskmanagers = 4, .slots_total = 64, .slots_available = 64}, kT0);
+    CHECK_FALSE(none(in));
     in.clusters[0] = Down("yarn-a", kT0, 6, 2 * kMin);
     CHECK(none(in));
   }

@@ -40,9 +40,8 @@ Observation Cycle(std::int64_t at_ms, JobStatus status) {
   c.reachable = true;
   c.last_ok_ms = at_ms;
   c.job_list_complete = true;
-  c.capacity_known = true;
-  c.slots_total = 8;
-  c.slots_available = 8;
+  c.capacity.SetFresh(ClusterCapacity{.taskmanagers = 1, .slots_total = 8, .slots_available = 8},
+                      at_ms);
   o.clusters.push_back(c);
   JobSnapshot j;
   j.cluster = "a";

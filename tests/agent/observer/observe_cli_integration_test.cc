@@ -119,7 +119,10 @@ TEST_CASE(
       CHECK(c["reachable"].GetBool());
       CHECK(c["az"].GetString() == std::string("zone-a"));
       CHECK(c["jobs"].GetInt() == 3);
-      CHECK(std::string(c["flink_version"].GetString()).rfind("1.20", 0) == 0);
+      CHECK(std::string(c["flink_version"]["value"].GetString()).rfind("1.20", 0) == 0);
+      CHECK(c["flink_version"]["freshness"].GetString() == std::string("fresh"));
+      CHECK(c["capacity"]["freshness"].GetString() == std::string("fresh"));
+      CHECK(c["capacity"]["value"]["slots_total"].GetInt() > 0);
     } else {
       CHECK(name == "dead");
       CHECK(!c["reachable"].GetBool());

@@ -233,12 +233,15 @@ TEST_CASE("running jobs on the 1.18, 1.20 and 2.0 REST shapes: every field obser
       CHECK(o.problems.empty());
       const ClusterSnapshot& c = *FindCluster(o, "shape");
       CHECK(c.az == "az-shape");
-      CHECK(c.flink_version == config["flink-version"].GetString());
-      CHECK(c.flink_version.rfind(version + ".", 0) == 0);
-      CHECK(c.taskmanagers == overview["taskmanagers"].GetInt());
-      CHECK(c.slots_total == overview["slots-total"].GetInt());
-      CHECK(c.slots_available == overview["slots-available"].GetInt());
-      CHECK(c.slots_total - c.slots_available == 3 * 2);  // parallelism 2, one slot group
+      REQUIRE(c.flink_version.fresh());
+      CHECK(*c.flink_version.value == config["flink-version"].GetString());
+      CHECK(c.flink_version.value->rfind(version + ".", 0) == 0);
+      REQUIRE(c.capacity.fresh());
+      const ClusterCapacity& cap = *c.capacity.value;
+      CHECK(cap.taskmanagers == overview["taskmanagers"].GetInt());
+      CHECK(cap.slots_total == overview["slots-total"].GetInt());
+      CHECK(cap.slots_available == overview["slots-available"].GetInt());
+      CHECK(cap.slots_total - cap.slots_available == 3 * 2);  // parallelism 2, one slot group
       CHECK(c.consecutive_failures == 0);
       CHECK(c.last_ok_ms == o.at_ms);
 
@@ -762,7 +765,16 @@ void CheckUnreachableKeptStale(const Observation& o, const Observation& before) 
   CHECK(b.consecutive_failures >= 1);
   CHECK(b.last_ok_ms > 0);
   CHECK(b.last_ok_ms < o.at_ms);
-  CHECK(b.flink_version == FindCluster(before, "b")->flink_version);
+  // The cluster's facts too: the last known version and capacity, stale, from the last answer.
+  const ClusterSnapshot& b_before = *FindCluster(before, "b");
+  CHECK(b.flink_version.freshness == Freshness::kStale);
+  CHECK(b.flink_version.value == b_before.flink_version.value);
+  CHECK(b.capacity.freshness == Freshness::kStale);
+  REQUIRE(b.capacity.value);
+  REQUIRE(b_before.capacity.value);
+  CHECK(b.capacity.value->slots_total == b_before.capacity.value->slots_total);
+  CHECK(b.capacity.observed_at_ms <= b_before.capacity.observed_at_ms);
+  CHECK(b.capacity.why.find("cluster b") != std::string::npos);
   CHECK(HasProblem(o, "cluster b", "/jobs/overview"));
   const auto prev_jobs = JobsOf(before, "b");
   CHECK(prev_jobs.size() == 2);
