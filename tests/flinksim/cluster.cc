@@ -459,11 +459,17 @@ void Cluster::AdvanceTo(int64_t target, bool settle) {
     }
   }
   now_ = target;
-  if (settle) {
-    for (auto& j : jobs_) IntegrateTo(*j);
-    ExpireJobs();
-  }
+  if (settle) Settle();
   for (auto& j : jobs_) SyncDisk(*j);
+}
+
+void Cluster::Settle(const std::string* job_id) {
+  if (job_id != nullptr) {
+    if (Job* job = FindJob(*job_id)) IntegrateTo(*job);
+  } else {
+    for (auto& j : jobs_) IntegrateTo(*j);
+  }
+  ExpireJobs();
 }
 
 void Cluster::IntegrateTo(Job& job) {
@@ -475,7 +481,10 @@ void Cluster::IntegrateTo(Job& job) {
 
 void Cluster::Integrate(Job& job, int64_t from, int64_t to) {
   if (to <= from) return;
-  const double dt = static_cast<double>(to - from) / 1000.0;
+  IntegrateSeconds(job, static_cast<double>(to - from) / 1000.0);
+}
+
+void Cluster::IntegrateSeconds(Job& job, double dt) {
   Traffic& tr = job.traffic;
   if (job.status != JobStatus::kRunning || job.task_state != ExecState::kRunning) {
     // A job that ran before and is down (restarting, redeploying) reads nothing while its input
@@ -485,18 +494,20 @@ void Cluster::Integrate(Job& job, int64_t from, int64_t to) {
   }
   const double extra = std::max(10.0, tr.qps * 0.5);  // catch-up capacity above the input rate
   double records = 0;
+  double lag = tr.lag_records;  // at the end of the span; the rates below are those of its start
   if (tr.backpressure > 0) {
     records = tr.qps * (1.0 - tr.backpressure) * dt;
-    tr.lag_records += tr.qps * tr.backpressure * dt;
+    lag += tr.qps * tr.backpressure * dt;
   } else if (tr.lag_records > 0) {
-    double drain_s = tr.lag_records / extra;
-    if (dt <= drain_s) {
-      records = (tr.qps + extra) * dt;
-      tr.lag_records -= extra * dt;
-    } else {
-      records = (tr.qps + extra) * drain_s + tr.qps * (dt - drain_s);
+    const double drain_s = tr.lag_records / extra;
+    if (dt > drain_s) {
+      IntegrateSeconds(job, drain_s);
       tr.lag_records = 0;
+      IntegrateSeconds(job, dt - drain_s);
+      return;
     }
+    records = (tr.qps + extra) * dt;
+    lag = std::max(0.0, lag - extra * dt);
   } else {
     records = tr.qps * dt;
   }
@@ -516,6 +527,7 @@ void Cluster::Integrate(Job& job, int64_t from, int64_t to) {
     v.idle_ms += r.idle_ms_per_s * p * dt;
     v.backpressured_ms += r.backpressured_ms_per_s * p * dt;
   }
+  tr.lag_records = lag;
 }
 
 SubtaskRates Cluster::Rates(const Job& job, size_t vi) const {

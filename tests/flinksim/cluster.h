@@ -392,6 +392,10 @@ class Cluster {
   // the next reader — integrating a job over one long span equals integrating it over the
   // ticks in between, and every state or traffic change integrates the job first.
   void AdvanceTo(int64_t now_ms, bool settle = true);
+  // What AdvanceTo(now(), true) adds to AdvanceTo(now(), false), for one job only when
+  // `job_id` is set: a request that reads one job (GET /jobs/<id>/...) integrates that job, not
+  // every job of the cluster. Finished jobs past their expiry are removed either way.
+  void Settle(const std::string* job_id = nullptr);
   int64_t now() const { return now_; }
 
   FlinkVersion version() const { return options_.version; }
@@ -475,6 +479,9 @@ class Cluster {
   int64_t NextEventTime(const Job& job) const;
   void ProcessDue(Job& job);
   void Integrate(Job& job, int64_t from, int64_t to);
+  // Integrates `dt` seconds; a backlog that drains within them splits the span where it does,
+  // so the busy and idle times follow the catch-up rate, then the input rate.
+  void IntegrateSeconds(Job& job, double dt);
   // Brings the job's counters up to now_ (before any change of its state or traffic).
   void IntegrateTo(Job& job);
   void SetStatus(Job& job, JobStatus status);

@@ -522,6 +522,59 @@ TEST_CASE("backpressure lowers throughput and builds up pending records; they dr
   CHECK(j.traffic.lag_records == doctest::Approx(0.0));
 }
 
+TEST_CASE("traffic integrated only when read equals traffic integrated at every tick") {
+  // Two identical clusters live through backpressure, its release, a failure and the drain of
+  // the backlog: one settles every 50 ms tick, the other moves time without settling (as the
+  // background tick does) and settles one job when a request reads it, the other at the end.
+  Sim eager;
+  Sim lazy;
+  const std::string a = eager.RunningJob("job-0");
+  const std::string b = eager.RunningJob("job-1");
+  REQUIRE(lazy.RunningJob("job-0") == a);
+  REQUIRE(lazy.RunningJob("job-1") == b);
+  auto both = [&](auto&& f) {
+    f(eager.c());
+    f(lazy.c());
+  };
+  auto run = [&](int64_t ms) {
+    for (int64_t t = 0; t < ms; t += 50) {
+      eager.c().AdvanceTo(eager.now() + 50);
+      lazy.c().AdvanceTo(lazy.now() + 50, /*settle=*/false);
+    }
+  };
+  both([&](Cluster& c) { c.SetTraffic(a, 2000.0, 0.4); });
+  run(7'000);
+  lazy.c().Settle(&a);  // a read of job-0 alone
+  both([&](Cluster& c) { c.SetTraffic(a, std::nullopt, 0.0); });
+  run(3'000);
+  both([&](Cluster& c) { REQUIRE(c.FailJob(b, {"java.lang.RuntimeException", "boom"}, false)); });
+  run(20'000);
+  lazy.c().Settle(&a);
+  const Job& ea = eager.job(a);
+  const Job& la = lazy.job(a);
+  CHECK(la.integrated_to == lazy.now());
+  CHECK(lazy.job(b).integrated_to < lazy.now());  // not read since its failure changed it
+  lazy.c().Settle();
+  for (const std::string& id : {a, b}) {
+    CAPTURE(id);
+    const Job& e = eager.job(id);
+    const Job& l = lazy.job(id);
+    CHECK(l.integrated_to == e.integrated_to);
+    CHECK(l.traffic.lag_records == doctest::Approx(e.traffic.lag_records).epsilon(1e-9));
+    REQUIRE(l.vertices.size() == e.vertices.size());
+    for (size_t v = 0; v < e.vertices.size(); ++v) {
+      CHECK(l.vertices[v].records_out == doctest::Approx(e.vertices[v].records_out).epsilon(1e-9));
+      CHECK(l.vertices[v].records_in == doctest::Approx(e.vertices[v].records_in).epsilon(1e-9));
+      CHECK(l.vertices[v].backpressured_ms ==
+            doctest::Approx(e.vertices[v].backpressured_ms).epsilon(1e-9));
+      CHECK(l.vertices[v].idle_ms == doctest::Approx(e.vertices[v].idle_ms).epsilon(1e-9));
+    }
+  }
+  CHECK(ea.vertices.front().records_out > 0);
+  CHECK(la.num_restarts == 0);
+  CHECK(lazy.job(b).num_restarts == 1);
+}
+
 TEST_CASE("a restarting job builds up pending records at its input rate; they drain once running") {
   Sim s;
   std::string id = s.RunningJob("job-0");

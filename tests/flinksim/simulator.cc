@@ -1,8 +1,10 @@
 #include "tests/flinksim/simulator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iostream>
+#include <string_view>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -93,6 +95,21 @@ std::string Normalize(const std::string& path) {
   return path;
 }
 
+// The job id of "/jobs/<32 hex digits>" and "/jobs/<32 hex digits>/...", "" for other paths.
+std::string JobIdOfPath(const std::string& path) {
+  constexpr std::string_view kPrefix = "/jobs/";
+  constexpr size_t kIdLength = 32;
+  if (path.size() < kPrefix.size() + kIdLength || path.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "";
+  }
+  const size_t end = kPrefix.size() + kIdLength;
+  if (path.size() > end && path[end] != '/') return "";
+  for (size_t i = kPrefix.size(); i < end; ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(path[i]))) return "";
+  }
+  return path.substr(kPrefix.size(), kIdLength);
+}
+
 }  // namespace
 
 Simulator::Simulator(SimulatorOptions options, SimClock& clock)
@@ -151,16 +168,20 @@ bool Simulator::Hanging() {
 
 RestOutcome Simulator::HandleRest(const HttpRequest& request, bool record) {
   std::lock_guard<std::mutex> lock(mu_);
-  AdvanceLocked();
   RestOutcome out;
   const std::string normalized = Normalize(request.path);
+  const bool mutating =
+      request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
+  // A read of one job's endpoints (GET /jobs/<32 hex>/...) integrates only that job's traffic:
+  // no other job's counters are in its answer. Everything else brings every job up to date.
+  AdvanceLocked(/*settle=*/false);
+  const std::string read_job = mutating ? std::string() : JobIdOfPath(normalized);
+  cluster_.Settle(read_job.empty() ? nullptr : &read_job);
   if (StartsWith(normalized, "/_sim/") || normalized == "/_sim") {
     out.response = ControlLocked(request);
     return out;
   }
   int64_t seq = 0;
-  const bool mutating =
-      request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
   if (record && mutating) {
     LoggedRequest entry;
     entry.sim_time = cluster_.now();
