@@ -44,6 +44,7 @@ struct CoordinatorStatus {
   std::int64_t last_lock_wait_ms = 0;   // how long the last job lock took to acquire
   std::int64_t sessions_lost = 0;
   std::int64_t ignored_nodes = 0;       // foreign or garbage nodes seen under our paths
+  std::int64_t placement_reads = 0;     // SharedPlacements answers read from ZooKeeper, not cached
 };
 
 class Coordinator {

@@ -25,11 +25,19 @@ void SessionWatcher(zhandle_t*, int type, int state, const char*, void* ctx) {
     }
   }
   s->dirty.store(true);
+  // A new or lost session may have lost the watches (expiry) or missed events (a partition):
+  // read the placements again.
+  s->placements_dirty.store(true);
 }
 
 // A watch on a predecessor (or any node): something changed, evaluate again.
 void NodeWatcher(zhandle_t*, int, int, const char*, void* ctx) {
   static_cast<ZooKeeperCoordinator::Signals*>(ctx)->dirty.store(true);
+}
+
+// A watch set by a read of the shared placements: read them again.
+void PlacementWatcher(zhandle_t*, int, int, const char*, void* ctx) {
+  static_cast<ZooKeeperCoordinator::Signals*>(ctx)->placements_dirty.store(true);
 }
 
 // The C client's own log (it runs on the client's threads): at debug level, since the session
@@ -84,6 +92,7 @@ void ZooKeeperCoordinator::Open(std::int64_t now_ms) {
   signals_.expired.store(false);
   signals_.auth_failed.store(false);
   signals_.dirty.store(true);
+  signals_.placements_dirty.store(true);  // a new handle has none of the old watches
   zh_ = zookeeper_init2(options_.connect_string.c_str(), SessionWatcher,
                         static_cast<int>(options_.session_timeout_ms), nullptr, &signals_, 0,
                         ClientLog);
@@ -113,6 +122,7 @@ void ZooKeeperCoordinator::Close() {
   latch_.clear();
   session_id_ = 0;
   orphans_.clear();  // ephemeral: gone with the session
+  placements_cache_.reset();
 }
 
 void ZooKeeperCoordinator::Lose(std::int64_t now_ms, const std::string& why) {
@@ -779,21 +789,41 @@ Result<void> ZooKeeperCoordinator::WritePlacement(const Placement& p, const std:
 
 Result<std::optional<std::vector<Placement>>> ZooKeeperCoordinator::SharedPlacements() {
   if (!Connected()) return Fail(Error::Transient("ZooKeeper is not connected"));
+  // Cleared before the reads, so a watch firing during them leaves it set for the next call.
+  if (!signals_.placements_dirty.exchange(false) && placements_cache_) {
+    return std::optional<std::vector<Placement>>{*placements_cache_};
+  }
+  placements_cache_.reset();
+  auto fail = [this](Error e) -> Result<std::optional<std::vector<Placement>>> {
+    signals_.placements_dirty.store(true);
+    return Fail(std::move(e));
+  };
+  void* const ctx = &signals_;
   const std::string dir = options_.root + "/placements";
+  ++stats_.placement_reads;
   Stat st{};
-  const int exists = zoo_exists(zh_, dir.c_str(), 0, &st);
-  if (exists == ZNONODE) return std::optional<std::vector<Placement>>{std::vector<Placement>{}};
-  if (exists != ZOK) return Fail(ZkError(exists, "exists " + dir));
-  auto children = Children(dir);
-  if (!children) return Fail(children.error());
+  // The exists watch also fires when the directory is created.
+  const int exists = zoo_wexists(zh_, dir.c_str(), PlacementWatcher, ctx, &st);
+  if (exists == ZNONODE) {
+    placements_cache_.emplace();
+    return std::optional<std::vector<Placement>>{std::vector<Placement>{}};
+  }
+  if (exists != ZOK) return fail(ZkError(exists, "exists " + dir));
+  String_vector names{};
+  const int listed = zoo_wget_children(zh_, dir.c_str(), PlacementWatcher, ctx, &names);
+  if (listed == ZNONODE) return fail(Error::Transient(dir + " was deleted while being read"));
+  if (listed != ZOK) return fail(ZkError(listed, "list " + dir));
+  std::vector<std::string> children;
+  for (int i = 0; i < names.count; ++i) children.emplace_back(names.data[i]);
+  deallocate_String_vector(&names);
   std::vector<Placement> out;
-  for (const std::string& c : *children) {
+  for (const std::string& c : children) {
     const std::string path = dir + "/" + c;
     std::string buf(4096, '\0');
     int len = static_cast<int>(buf.size());
-    const int rc = zoo_get(zh_, path.c_str(), 0, buf.data(), &len, nullptr);
-    if (rc == ZNONODE) continue;
-    if (rc != ZOK) return Fail(ZkError(rc, "read " + path));
+    const int rc = zoo_wget(zh_, path.c_str(), PlacementWatcher, ctx, buf.data(), &len, nullptr);
+    if (rc == ZNONODE) continue;  // deleted since the list: the list's watch fires for it
+    if (rc != ZOK) return fail(ZkError(rc, "read " + path));
     buf.resize(static_cast<std::size_t>(std::max(len, 0)));
     auto p = ParsePlacement(buf);
     const auto job = DecodeJobNode(c);
@@ -814,6 +844,7 @@ Result<std::optional<std::vector<Placement>>> ZooKeeperCoordinator::SharedPlacem
     }
     out.push_back(std::move(*p));
   }
+  placements_cache_ = out;
   return std::optional<std::vector<Placement>>{std::move(out)};
 }
 

@@ -77,6 +77,9 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
     std::atomic<bool> expired{false};     // expired or auth failed: the handle is dead
     std::atomic<bool> auth_failed{false};
     std::atomic<bool> dirty{true};        // a watched node changed: evaluate again
+    // A watch set by the last read of <root>/placements fired (or the session changed): the
+    // cached placements may be out of date.
+    std::atomic<bool> placements_dirty{true};
   };
 
  private:
@@ -145,6 +148,10 @@ class ZooKeeperCoordinator final : public Coordinator, private ActionFence {
   std::vector<std::string> orphans_;
   std::set<std::string> warned_;  // foreign nodes already warned about
   std::int64_t next_tidy_ms_ = 0;
+  // The shared placements as last read, with watches on the directory, its list and every
+  // entry: answered from here until one fires, so a cycle costs no round trip (and does not
+  // wait on a slow server) while nothing moved.
+  std::optional<std::vector<Placement>> placements_cache_;
   CoordinatorStatus stats_;
 };
 

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "agent/executor.h"
+#include "agent/ha/zk_coordinator.h"
+#include "agent/ha/zk_records.h"
 #include "tests/agent/ha/zk_server.h"
 #include "tests/agent/observer/flinksim_process.h"
 
@@ -453,6 +456,57 @@ TEST_CASE("the leader removes the empty lock parents of jobs that left the catal
   CHECK(children.find("gone-job") == std::string::npos);
   CHECK(children.find("busy-job") != std::string::npos);
   CHECK(children.find("job-0") != std::string::npos);
+}
+
+TEST_CASE("shared placements are read once, then answered from the cache until a watch fires") {
+  World w;
+  const std::string dir = kRoot + "/placements/";
+  Placement p{.job = "job-0", .cluster = "cluster-b", .since_ms = 1'000, .reason = "test"};
+  w.Kazoo({"put", dir + EncodeJobNode(p.job), PlacementJson(p)});
+  ZooKeeperCoordinator c(ZooKeeperOptions{.connect_string = w.zk.connect(),
+                                          .root = kRoot,
+                                          .session_timeout_ms = 6'000,
+                                          .instance_id = "cache-test",
+                                          .compete = false});
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  REQUIRE(WaitFor(
+      [&] {
+        c.Poll(now());
+        return c.Connected();
+      },
+      20s));
+  auto clusters = [&]() -> std::string {  // "job=cluster ..." as the coordinator answers now
+    auto r = c.SharedPlacements();
+    if (!r || !*r) return r ? "none" : "error: " + r.error().message;
+    std::vector<std::string> entries;  // in job order (ZooKeeper lists children in no order)
+    for (const Placement& q : **r) entries.push_back(q.job + "=" + q.cluster + " ");
+    std::sort(entries.begin(), entries.end());
+    std::string out;
+    for (const std::string& e : entries) out += e;
+    return out;
+  };
+  CHECK(clusters() == "job-0=cluster-b ");
+  const std::int64_t reads = c.Status().placement_reads;
+  CHECK(reads >= 1);
+  for (int i = 0; i < 5; ++i) CHECK(clusters() == "job-0=cluster-b ");
+  CHECK(c.Status().placement_reads == reads);  // nothing moved: no ZooKeeper round trip
+
+  // Another client moves the job (a data change), then places a second one (a new child).
+  p.cluster = "cluster-c";
+  p.since_ms = 2'000;
+  w.Kazoo({"put", dir + EncodeJobNode(p.job), PlacementJson(p)});
+  CHECK(WaitFor([&] { return clusters() == "job-0=cluster-c "; }, 10s));
+  Placement q{.job = "job-1", .cluster = "cluster-a", .since_ms = 3'000, .reason = "test"};
+  w.Kazoo({"put", dir + EncodeJobNode(q.job), PlacementJson(q)});
+  CHECK(WaitFor([&] { return clusters() == "job-0=cluster-c job-1=cluster-a "; }, 10s));
+  const std::int64_t after = c.Status().placement_reads;
+  CHECK(after > reads);
+  for (int i = 0; i < 5; ++i) CHECK(clusters() == "job-0=cluster-c job-1=cluster-a ");
+  CHECK(c.Status().placement_reads == after);
 }
 
 TEST_CASE("bad data under our paths (foreign and garbage children) is ignored with a warning") {
